@@ -1,0 +1,244 @@
+/**
+ * TypeBox schemas of every request and response body of the REST API. The server validates
+ * against them and generates its OpenAPI document from them; clients may reuse the static types.
+ */
+import { Type, type Static, type TSchema } from 'typebox';
+import { SCOPE_MAX_LENGTH, SCOPE_PATTERN } from './scopes.js';
+
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601 time' });
+const NullableTimestamp = Nullable(Timestamp);
+
+export const ScopeName = Type.String({ pattern: SCOPE_PATTERN, maxLength: SCOPE_MAX_LENGTH });
+
+export const ErrorBody = Type.Object(
+  { error: Type.String(), message: Type.String() },
+  { $id: 'ErrorBody', description: 'Every error of the /api routes' },
+);
+export type ErrorBody = Static<typeof ErrorBody>;
+
+export const OAuthErrorBody = Type.Object({
+  error: Type.String(),
+  error_description: Type.Optional(Type.String()),
+});
+export type OAuthErrorBody = Static<typeof OAuthErrorBody>;
+
+export const TokenStatus = Type.Union([Type.Literal('active'), Type.Literal('expired'), Type.Literal('revoked')]);
+export type TokenStatus = Static<typeof TokenStatus>;
+
+export const Pat = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  description: Type.String(),
+  scopes: Type.Array(Type.String()),
+  displayHint: Type.String({ description: 'prefix, first four and last four characters of the secret' }),
+  createdAt: Timestamp,
+  expiresAt: NullableTimestamp,
+  lastUsedAt: NullableTimestamp,
+  lastUsedIp: Nullable(Type.String()),
+  revokedAt: NullableTimestamp,
+  audiences: Type.Array(Type.String()),
+  allowedIps: Type.Array(Type.String()),
+  status: TokenStatus,
+  userId: Type.String(),
+});
+export type PatDto = Static<typeof Pat>;
+
+export const CreatedPat = Type.Object({
+  token: Type.String({ description: 'the plaintext secret; returned in this response only' }),
+  pat: Pat,
+});
+export type CreatedPatDto = Static<typeof CreatedPat>;
+
+const Audience = Type.String({ minLength: 1, maxLength: 255 });
+const IpOrCidr = Type.String({ minLength: 2, maxLength: 64 });
+
+export const CreatePatBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100 }),
+    description: Type.Optional(Type.String({ maxLength: 500 })),
+    scopes: Type.Array(ScopeName, { minItems: 1, maxItems: 100 }),
+    expiresInDays: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 36500 }))),
+    expiresAt: Type.Optional(Type.String({ minLength: 10, maxLength: 40 })),
+    audiences: Type.Optional(Type.Array(Audience, { maxItems: 20 })),
+    allowedIps: Type.Optional(Type.Array(IpOrCidr, { maxItems: 50 })),
+  },
+  { additionalProperties: false },
+);
+export type CreatePatBody = Static<typeof CreatePatBody>;
+
+export const UpdatePatBody = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    description: Type.Optional(Type.String({ maxLength: 500 })),
+  },
+  { additionalProperties: false },
+);
+export type UpdatePatBody = Static<typeof UpdatePatBody>;
+
+export const RevokeBody = Type.Object(
+  { reason: Type.Optional(Type.String({ maxLength: 500 })) },
+  { additionalProperties: false },
+);
+
+export const RotatePatBody = Type.Object(
+  {
+    gracePeriodSeconds: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'keep the old secret working this long (at most the policy value)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type RotatePatBody = Static<typeof RotatePatBody>;
+
+export const Role = Type.Union([Type.Literal('admin'), Type.Literal('user')]);
+export type Role = Static<typeof Role>;
+
+export const Username = Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9][A-Za-z0-9._@+-]*$' });
+export const Password = Type.String({ minLength: 8, maxLength: 1024 });
+const Email = Type.String({ maxLength: 254, pattern: '^$|^[^\\s@]+@[^\\s@]+$' });
+
+export const Notifications = Type.Object({
+  tokenExpiring: Type.Boolean(),
+  tokenRevoked: Type.Boolean(),
+  tokenCreated: Type.Boolean(),
+  newIpUse: Type.Boolean(),
+});
+export type NotificationsDto = Static<typeof Notifications>;
+
+export const User = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  displayName: Type.String(),
+  email: Nullable(Type.String()),
+  role: Role,
+  disabled: Type.Boolean(),
+  disabledAt: NullableTimestamp,
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  notifications: Notifications,
+});
+export type UserDto = Static<typeof User>;
+
+export const UpdateMeBody = Type.Object(
+  {
+    displayName: Type.Optional(Type.String({ maxLength: 200 })),
+    email: Type.Optional(Nullable(Email)),
+    password: Type.Optional(Password),
+    currentPassword: Type.Optional(Type.String({ maxLength: 1024 })),
+    notifications: Type.Optional(Type.Partial(Notifications, { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+);
+export type UpdateMeBody = Static<typeof UpdateMeBody>;
+
+export const CreateUserBody = Type.Object(
+  {
+    username: Username,
+    password: Password,
+    role: Type.Optional(Role),
+    displayName: Type.Optional(Type.String({ maxLength: 200 })),
+    email: Type.Optional(Nullable(Email)),
+  },
+  { additionalProperties: false },
+);
+export type CreateUserBody = Static<typeof CreateUserBody>;
+
+export const UpdateUserBody = Type.Object(
+  {
+    role: Type.Optional(Role),
+    disabled: Type.Optional(Type.Boolean()),
+    displayName: Type.Optional(Type.String({ maxLength: 200 })),
+    email: Type.Optional(Nullable(Email)),
+    password: Type.Optional(Password),
+  },
+  { additionalProperties: false },
+);
+export type UpdateUserBody = Static<typeof UpdateUserBody>;
+
+export const SetupStatus = Type.Object({
+  needed: Type.Boolean({ description: 'true while no user exists' }),
+  setupRequired: Type.Boolean({ description: 'same as needed' }),
+});
+
+export const SetupBody = Type.Object(
+  {
+    username: Username,
+    password: Password,
+    displayName: Type.Optional(Type.String({ maxLength: 200 })),
+    email: Type.Optional(Nullable(Email)),
+  },
+  { additionalProperties: false },
+);
+export type SetupBody = Static<typeof SetupBody>;
+
+export const LoginBody = Type.Object(
+  { username: Type.String({ minLength: 1, maxLength: 100 }), password: Type.String({ minLength: 1, maxLength: 1024 }) },
+  { additionalProperties: false },
+);
+export type LoginBody = Static<typeof LoginBody>;
+
+export const SessionResponse = Type.Object({ user: User, csrfToken: Type.String() });
+export type SessionResponseDto = Static<typeof SessionResponse>;
+
+export const Policy = Type.Object({
+  maxLifetimeDays: Nullable(Type.Integer({ minimum: 1, maximum: 36500 })),
+  requireExpiry: Type.Boolean(),
+  expiryPresetsDays: Type.Array(Type.Integer({ minimum: 1, maximum: 36500 }), { maxItems: 20 }),
+  defaultExpiryDays: Nullable(Type.Integer({ minimum: 1, maximum: 36500 })),
+  maxTokensPerUser: Nullable(Type.Integer({ minimum: 1, maximum: 100000 })),
+  rotationGraceSeconds: Type.Integer({ minimum: 0, maximum: 2592000 }),
+  exchangedTokenTtlSeconds: Type.Integer({ minimum: 30, maximum: 86400 }),
+});
+export type PolicyDto = Static<typeof Policy>;
+
+export const PolicyUpdate = Type.Partial(Policy, { additionalProperties: false });
+export type PolicyUpdate = Static<typeof PolicyUpdate>;
+
+export const ScopeEntry = Type.Object({
+  name: Type.String(),
+  description: Type.String(),
+  builtin: Type.Boolean(),
+  adminOnly: Type.Boolean(),
+  createdAt: Timestamp,
+});
+export type ScopeEntryDto = Static<typeof ScopeEntry>;
+
+export const CreateScopeBody = Type.Object(
+  { name: ScopeName, description: Type.Optional(Type.String({ maxLength: 500 })) },
+  { additionalProperties: false },
+);
+export type CreateScopeBody = Static<typeof CreateScopeBody>;
+
+export const AuditEvent = Type.Object({
+  id: Type.String(),
+  createdAt: Timestamp,
+  action: Type.String(),
+  actorUserId: Nullable(Type.String()),
+  actorTokenId: Nullable(Type.String()),
+  targetType: Nullable(Type.String()),
+  targetId: Nullable(Type.String()),
+  ip: Nullable(Type.String()),
+  userAgent: Nullable(Type.String()),
+  details: Type.Record(Type.String(), Type.Unknown()),
+});
+export type AuditEventDto = Static<typeof AuditEvent>;
+
+export const BulkRevokeBody = Type.Object(
+  {
+    userId: Type.Optional(Type.String({ minLength: 1 })),
+    issuedBefore: Type.Optional(Type.String({ format: 'date-time' })),
+    scope: Type.Optional(ScopeName),
+    reason: Type.Optional(Type.String({ maxLength: 500 })),
+  },
+  { additionalProperties: false },
+);
+export type BulkRevokeBody = Static<typeof BulkRevokeBody>;
+
+export const Page = <T extends TSchema>(item: T) =>
+  Type.Object({ items: Type.Array(item), nextCursor: Nullable(Type.String()) });
+
+export const PageQuery = {
+  cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+};

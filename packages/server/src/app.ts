@@ -1,0 +1,92 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import cookie from '@fastify/cookie';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { DestinationStream } from 'pino';
+import { ErrorBody } from '@keyfob/protocol';
+import type { Container } from './container.js';
+import { createAuthenticator } from './http/plugins/authenticate.js';
+import { registerApiGuards } from './http/plugins/api-guards.js';
+import { registerErrorHandler } from './http/plugins/error-handler.js';
+import { loggerOptions } from './http/logging.js';
+import { healthRoutes } from './http/routes/ops/health.js';
+import { setupAndAuthRoutes } from './http/routes/api/setup-auth.js';
+import { meRoutes } from './http/routes/api/me.js';
+import { adminRoutes } from './http/routes/api/admin.js';
+import type { ApiDeps } from './http/routes/api/deps.js';
+
+export interface BuildAppOptions {
+  /** Where logs go (tests capture them); defaults to stdout. */
+  readonly logStream?: DestinationStream;
+}
+
+/** Builds the HTTP application on a container. Never listens: main.ts and tests decide that. */
+export async function buildApp(container: Container, options: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const { config } = container;
+  const app = Fastify({
+    logger: loggerOptions(config.logLevel, options.logStream),
+    trustProxy: config.trustProxy,
+    bodyLimit: config.bodyLimitBytes,
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+  });
+
+  registerErrorHandler(app);
+  await app.register(cookie);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'keyfob', description: 'Personal access tokens: REST API v1', version: '1.0.0' },
+      servers: [{ url: config.baseUrl }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'A personal access token' },
+          session: { type: 'apiKey', in: 'cookie', name: 'keyfob_session', description: 'Console session; unsafe methods also need X-CSRF-Token' },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
+    },
+  });
+  app.addSchema(ErrorBody);
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  const started = new WeakMap<object, bigint>();
+  app.addHook('onRequest', async (request) => {
+    started.set(request, process.hrtime.bigint());
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const begin = started.get(request);
+    container.metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    if (begin !== undefined) container.metrics.httpDuration.observe({ method: request.method, route }, Number(process.hrtime.bigint() - begin) / 1e9);
+  });
+
+  healthRoutes(app, { store: container.store, metrics: container.metrics });
+
+  const deps: ApiDeps = {
+    auth: createAuthenticator({ verifier: container.verifier, sessions: container.sessions }),
+    clock: container.clock,
+    store: container.store,
+    users: container.users,
+    sessions: container.sessions,
+    pats: container.pats,
+    policy: container.policy,
+    scopes: container.scopes,
+    secureCookies: config.baseUrl.startsWith('https:'),
+  };
+  await app.register(
+    async (api) => {
+      registerApiGuards(api);
+      setupAndAuthRoutes(api, deps);
+      meRoutes(api, deps);
+      adminRoutes(api, deps);
+    },
+    { prefix: '/api/v1' },
+  );
+
+  app.addHook('onClose', async () => {
+    await container.close();
+  });
+  return app;
+}

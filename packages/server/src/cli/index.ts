@@ -1,0 +1,152 @@
+import { Command, InvalidArgumentError } from 'commander';
+import type { Role, TokenStatus } from '@keyfob/protocol';
+import { loadConfig } from '../config/load.js';
+import { createDb } from '../db/connect.js';
+import { migrateToLatest } from '../db/migrate.js';
+import { SYSTEM_ACTOR } from '../domain/models.js';
+import { openContainer } from '../runtime.js';
+import { serve } from '../serve.js';
+import type { Container } from '../container.js';
+import { readPassword } from './password-input.js';
+import { presentPat, presentUser } from '../http/presenters.js';
+import { KeyfobError } from '../errors/keyfob-error.js';
+
+const CLI_ACTOR = { ...SYSTEM_ACTOR, userAgent: 'keyfob-cli' };
+
+async function withContainer<T>(fn: (c: Container) => Promise<T>): Promise<T> {
+  const container = await openContainer(loadConfig());
+  try {
+    return await fn(container);
+  } finally {
+    await container.close();
+  }
+}
+
+function print(json: boolean, value: unknown, text: () => string): void {
+  console.log(json ? JSON.stringify(value, null, 2) : text());
+}
+
+const role = (value: string): Role => {
+  if (value !== 'admin' && value !== 'user') throw new InvalidArgumentError('must be admin or user');
+  return value;
+};
+
+async function userByName(c: Container, username: string) {
+  const user = await c.users.findByUsername(username);
+  if (!user) throw new KeyfobError('not_found', `no user "${username}"`);
+  return user;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('keyfob').description('keyfob: self-hosted personal access tokens').showHelpAfterError();
+
+  program
+    .command('serve')
+    .description('start the server (configuration from KEYFOB_* variables and DATABASE_URL)')
+    .action(async () => {
+      await serve(loadConfig());
+    });
+
+  program
+    .command('migrate')
+    .description('bring the database schema up to date and exit')
+    .action(async () => {
+      const config = loadConfig();
+      const db = createDb(config.database);
+      try {
+        const results = await migrateToLatest(db);
+        console.log(results.length === 0 ? 'schema is up to date' : results.map((r) => `${r.status}: ${r.migrationName}`).join('\n'));
+      } finally {
+        await db.destroy();
+      }
+    });
+
+  const users = program.command('users').description('manage users directly in the database (operators)');
+  users
+    .command('create <username>')
+    .description('create a user; the password comes from --password-stdin/KEYFOB_USER_PASSWORD or a prompt')
+    .option('--admin', 'give the admin role')
+    .option('--role <role>', 'admin or user', role)
+    .option('--password-stdin', 'read the password from standard input')
+    .option('--display-name <name>')
+    .option('--email <email>')
+    .option('--json', 'print JSON')
+    .action(async (username: string, opts: { admin?: boolean; role?: Role; passwordStdin?: boolean; displayName?: string; email?: string; json?: boolean }) => {
+      const password = process.env['KEYFOB_USER_PASSWORD'] ?? (await readPassword(`password for ${username}: `));
+      if (password.length < 8) throw new KeyfobError('invalid_request', 'password: must be at least 8 characters');
+      await withContainer(async (c) => {
+        const user = await c.users.create(CLI_ACTOR, { username, password, role: opts.admin ? 'admin' : (opts.role ?? 'user'), displayName: opts.displayName, email: opts.email ?? null });
+        print(Boolean(opts.json), presentUser(user), () => `created ${user.role} ${user.username} (${user.id})`);
+      });
+    });
+  users
+    .command('list')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      await withContainer(async (c) => {
+        const list = (await c.users.list({}, undefined, 1000)).map(presentUser);
+        print(Boolean(opts.json), list, () => list.map((u) => `${u.id}  ${u.username.padEnd(24)} ${u.role.padEnd(6)} ${u.disabled ? 'disabled' : 'active'}`).join('\n'));
+      });
+    });
+  users
+    .command('set-role <username> <role>')
+    .action(async (username: string, newRole: string) => {
+      await withContainer(async (c) => {
+        const user = await c.users.update(CLI_ACTOR, (await userByName(c, username)).id, { role: role(newRole) });
+        console.log(`${user.username} is now ${user.role}`);
+      });
+    });
+  for (const [name, disabled] of [['disable', true], ['enable', false]] as const) {
+    users.command(`${name} <username>`).action(async (username: string) => {
+      await withContainer(async (c) => {
+        const user = await c.users.update(CLI_ACTOR, (await userByName(c, username)).id, { disabled });
+        console.log(`${user.username} is ${user.disabledAt ? 'disabled; their tokens stop working' : 'enabled'}`);
+      });
+    });
+  }
+
+  const tokens = program.command('tokens').description('inspect and revoke tokens directly in the database (operators)');
+  tokens
+    .command('list')
+    .option('--user <username>')
+    .option('--status <status>', 'active, expired, revoked or all', 'active')
+    .option('--json', 'print JSON')
+    .action(async (opts: { user?: string; status: TokenStatus | 'all'; json?: boolean }) => {
+      await withContainer(async (c) => {
+        const userId = opts.user ? (await userByName(c, opts.user)).id : undefined;
+        const list = (await c.pats.list({ userId, status: opts.status }, undefined, 1000)).map((p) => presentPat(p, c.clock.now()));
+        print(Boolean(opts.json), list, () => list.map((p) => `${p.id}  ${p.displayHint}  ${p.status.padEnd(7)} ${p.name}`).join('\n'));
+      });
+    });
+  tokens
+    .command('revoke [id]')
+    .description('revoke one token by id, or every token of --user and/or issued before --all-before')
+    .option('--user <username>')
+    .option('--all-before <date>', 'ISO 8601 date-time: revoke every token issued before it')
+    .option('--reason <text>')
+    .action(async (id: string | undefined, opts: { user?: string; allBefore?: string; reason?: string }) => {
+      await withContainer(async (c) => {
+        if (id) {
+          await c.pats.revoke(CLI_ACTOR, id, opts.reason);
+          console.log(`revoked ${id}`);
+          return;
+        }
+        const issuedBefore = opts.allBefore === undefined ? undefined : Date.parse(opts.allBefore);
+        if (Number.isNaN(issuedBefore)) throw new KeyfobError('invalid_request', '--all-before: must be an ISO 8601 date-time');
+        const userId = opts.user ? (await userByName(c, opts.user)).id : undefined;
+        const count = await c.pats.revokeMatching(CLI_ACTOR, { userId, issuedBefore }, opts.reason);
+        console.log(`revoked ${count} token(s)`);
+      });
+    });
+
+  return program;
+}
+
+export async function runCli(argv: readonly string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync([...argv]);
+  } catch (error) {
+    console.error(`keyfob: ${(error as Error).message}`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,33 @@
+export type DatabaseConfig =
+  | { readonly kind: 'sqlite'; readonly file: string }
+  | {
+      readonly kind: 'postgres';
+      readonly url: string;
+      readonly poolMax: number;
+      readonly connectTimeoutMs: number;
+      readonly statementTimeoutMs: number;
+    };
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** Everything keyfob reads from its environment, parsed and checked once, then frozen. */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** Issuer and public base URL, without a trailing slash. */
+  readonly baseUrl: string;
+  readonly dataDir: string;
+  readonly database: DatabaseConfig;
+  /** Master secret from KEYFOB_SECRET; undefined means "use or create the data-folder secret file". */
+  readonly secret: string | undefined;
+  readonly previousSecret: string | undefined;
+  readonly tokenPrefix: string;
+  /** The current prefix first, then older ones that keep verifying. */
+  readonly acceptedPrefixes: readonly string[];
+  readonly bootstrapAdmin: { readonly username: string; readonly password: string } | undefined;
+  readonly logLevel: LogLevel;
+  readonly trustProxy: boolean | string;
+  readonly sessionTtlSeconds: number;
+  readonly usageFlushIntervalMs: number;
+  readonly bodyLimitBytes: number;
+}

@@ -1,0 +1,148 @@
+import { readFileSync } from 'node:fs';
+import { resolve, join } from 'node:path';
+import { DEFAULT_TOKEN_PREFIX, isValidPrefix } from '@keyfob/protocol';
+import type { Config, DatabaseConfig, LogLevel } from './config.js';
+
+export class ConfigError extends Error {
+  constructor(variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+/**
+ * Reads the configuration from the environment, optionally merged over a JSON file named by
+ * KEYFOB_CONFIG whose keys are the same variable names. Throws ConfigError naming the variable.
+ * The only module that reads process.env (through its default argument).
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const merged = { ...readConfigFile(env['KEYFOB_CONFIG']), ...definedOnly(env) };
+  const get = (name: string): string | undefined => {
+    const v = merged[name];
+    return v === undefined || v === '' ? undefined : v;
+  };
+
+  const port = integer(get, 'KEYFOB_PORT', 8080, 0, 65535);
+  const host = get('KEYFOB_HOST') ?? 'localhost';
+  const baseUrl = parseBaseUrl(get('KEYFOB_BASE_URL') ?? `http://localhost:${port}`);
+  const dataDir = resolve(get('KEYFOB_DATA_DIR') ?? './data');
+  const database = parseDatabase(get, dataDir);
+
+  const tokenPrefix = get('KEYFOB_TOKEN_PREFIX') ?? DEFAULT_TOKEN_PREFIX;
+  if (!isValidPrefix(tokenPrefix)) throw new ConfigError('KEYFOB_TOKEN_PREFIX', 'must match [a-z][a-z0-9_]{1,15}');
+  const legacy = (get('KEYFOB_LEGACY_TOKEN_PREFIXES') ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  for (const p of legacy) {
+    if (!isValidPrefix(p)) throw new ConfigError('KEYFOB_LEGACY_TOKEN_PREFIXES', `"${p}" must match [a-z][a-z0-9_]{1,15}`);
+  }
+
+  const secret = get('KEYFOB_SECRET');
+  if (secret !== undefined && secret.length < 32) throw new ConfigError('KEYFOB_SECRET', 'must be at least 32 characters');
+  if (secret === undefined && database.kind === 'postgres') {
+    throw new ConfigError('KEYFOB_SECRET', 'is required with PostgreSQL: every instance must share the same secret');
+  }
+  const previousSecret = get('KEYFOB_SECRET_PREVIOUS');
+  if (previousSecret !== undefined && previousSecret.length < 32) {
+    throw new ConfigError('KEYFOB_SECRET_PREVIOUS', 'must be at least 32 characters');
+  }
+
+  const adminUser = get('KEYFOB_ADMIN_USERNAME');
+  const adminPassword = get('KEYFOB_ADMIN_PASSWORD');
+  if ((adminUser === undefined) !== (adminPassword === undefined)) {
+    throw new ConfigError(adminUser === undefined ? 'KEYFOB_ADMIN_USERNAME' : 'KEYFOB_ADMIN_PASSWORD', 'set both KEYFOB_ADMIN_USERNAME and KEYFOB_ADMIN_PASSWORD, or neither');
+  }
+
+  const logLevel = (get('KEYFOB_LOG_LEVEL') ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('KEYFOB_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+
+  const trustProxyRaw = get('KEYFOB_TRUST_PROXY');
+  const trustProxy = trustProxyRaw === undefined || trustProxyRaw === 'false' ? false : trustProxyRaw === 'true' ? true : trustProxyRaw;
+
+  return Object.freeze({
+    port,
+    host,
+    baseUrl,
+    dataDir,
+    database,
+    secret,
+    previousSecret,
+    tokenPrefix,
+    acceptedPrefixes: Object.freeze([tokenPrefix, ...legacy.filter((p) => p !== tokenPrefix)]),
+    bootstrapAdmin: adminUser !== undefined && adminPassword !== undefined ? Object.freeze({ username: adminUser, password: adminPassword }) : undefined,
+    logLevel,
+    trustProxy,
+    sessionTtlSeconds: integer(get, 'KEYFOB_SESSION_TTL_HOURS', 12, 1, 24 * 90) * 3600,
+    usageFlushIntervalMs: integer(get, 'KEYFOB_USAGE_FLUSH_MS', 1000, 10, 600_000),
+    bodyLimitBytes: integer(get, 'KEYFOB_BODY_LIMIT_BYTES', 65536, 1024, 10 * 1024 * 1024),
+  });
+}
+
+function definedOnly(env: Env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+function readConfigFile(path: string | undefined): Record<string, string> {
+  if (!path) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError('KEYFOB_CONFIG', `cannot read ${path}: ${(error as Error).message}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError('KEYFOB_CONFIG', 'must be a JSON object of variable names to values');
+  }
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parsed)) {
+    if (v !== null && v !== undefined) out[k] = typeof v === 'string' ? v : JSON.stringify(v);
+  }
+  return out;
+}
+
+function integer(get: (n: string) => string | undefined, name: string, fallback: number, min: number, max: number): number {
+  const raw = get(name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+/** D11: an http:// issuer is allowed for loopback hosts only. */
+function parseBaseUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('KEYFOB_BASE_URL', `"${raw}" is not a URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('KEYFOB_BASE_URL', 'must be http(s)');
+  if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+    throw new ConfigError('KEYFOB_BASE_URL', 'http:// is allowed only for loopback hosts; use https://');
+  }
+  if (url.search || url.hash) throw new ConfigError('KEYFOB_BASE_URL', 'must not have a query or fragment');
+  return url.toString().replace(/\/+$/, '');
+}
+
+function parseDatabase(get: (n: string) => string | undefined, dataDir: string): DatabaseConfig {
+  const url = get('DATABASE_URL');
+  if (url === undefined || url.startsWith('sqlite:') || url.startsWith('file:')) {
+    const file = url === undefined ? join(dataDir, 'keyfob.db') : resolve(url.replace(/^(sqlite|file):(\/\/)?/, ''));
+    return { kind: 'sqlite', file };
+  }
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new ConfigError('DATABASE_URL', 'must be postgres://… or sqlite:<path>');
+  return {
+    kind: 'postgres',
+    url,
+    poolMax: integer(get, 'KEYFOB_DB_POOL_MAX', 10, 1, 500),
+    connectTimeoutMs: integer(get, 'KEYFOB_DB_CONNECT_TIMEOUT_MS', 3000, 100, 120_000),
+    statementTimeoutMs: integer(get, 'KEYFOB_DB_STATEMENT_TIMEOUT_MS', 5000, 100, 600_000),
+  };
+}

@@ -1,0 +1,95 @@
+import type { Kysely } from 'kysely';
+import type { Config } from './config/config.js';
+import { deriveKeys } from './crypto/keys.js';
+import { readOrCreateSecretFile } from './crypto/secret-file.js';
+import { TokenHasher } from './crypto/token-hasher.js';
+import { createDb } from './db/connect.js';
+import { migrateToLatest } from './db/migrate.js';
+import type { DB } from './db/types.js';
+import { SYSTEM_ACTOR } from './domain/models.js';
+import { Metrics } from './http/metrics.js';
+import { Store } from './repositories/store.js';
+import { systemClock, type Clock } from './services/clock.js';
+import { PatService } from './services/pat-service.js';
+import { PolicyService } from './services/policy-service.js';
+import { ScopeService } from './services/scope-service.js';
+import { SessionService } from './services/session-service.js';
+import { UsageRecorder } from './services/usage-recorder.js';
+import { UserService } from './services/user-service.js';
+import { Verifier } from './services/verifier.js';
+
+export interface Container {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly store: Store;
+  readonly metrics: Metrics;
+  readonly hasher: TokenHasher;
+  readonly usage: UsageRecorder;
+  readonly verifier: Verifier;
+  readonly users: UserService;
+  readonly sessions: SessionService;
+  readonly pats: PatService;
+  readonly policy: PolicyService;
+  readonly scopes: ScopeService;
+  /** Flushes pending usage and closes the store. */
+  close(): Promise<void>;
+}
+
+export interface ContainerOptions {
+  readonly clock?: Clock;
+  /** Use this database instead of opening one from the config (tests). */
+  readonly db?: Kysely<DB>;
+  readonly onBackgroundError?: (error: unknown) => void;
+}
+
+/**
+ * The composition root: opens and migrates the store, then builds every service with explicit
+ * dependencies. Nothing here listens on a port.
+ */
+export async function createContainer(config: Config, options: ContainerOptions = {}): Promise<Container> {
+  const clock = options.clock ?? systemClock;
+  const keys = deriveKeys(config.secret ?? readOrCreateSecretFile(config.dataDir));
+  const hasher = new TokenHasher(keys, config.previousSecret ? deriveKeys(config.previousSecret) : undefined);
+
+  const db = options.db ?? createDb(config.database);
+  try {
+    await migrateToLatest(db);
+  } catch (error) {
+    await db.destroy().catch(() => {});
+    throw error;
+  }
+  const store = new Store(db, config.database.kind);
+  const metrics = new Metrics();
+  const usage = new UsageRecorder({ store, flushIntervalMs: config.usageFlushIntervalMs, ...(options.onBackgroundError ? { onError: options.onBackgroundError } : {}) });
+  const policy = new PolicyService({ store, clock });
+  const scopes = new ScopeService({ store, clock });
+  const users = new UserService({ store, clock });
+  const sessions = new SessionService({ store, clock, sessionKey: keys.sessionKey, ttlSeconds: config.sessionTtlSeconds });
+  const pats = new PatService({ store, clock, hasher, policy, scopes, tokenPrefix: config.tokenPrefix });
+  const verifier = new Verifier({
+    store,
+    clock,
+    hasher,
+    usage,
+    acceptedPrefixes: config.acceptedPrefixes,
+    onOutcome: (outcome, seconds) => metrics.recordVerification(outcome, seconds),
+  });
+
+  await scopes.ensureBuiltins();
+  if (config.bootstrapAdmin && (await users.setupNeeded())) {
+    await users.setup(SYSTEM_ACTOR, { username: config.bootstrapAdmin.username, password: config.bootstrapAdmin.password });
+  }
+  usage.start();
+
+  let closed: Promise<void> | undefined;
+  return {
+    config, clock, store, metrics, hasher, usage, verifier, users, sessions, pats, policy, scopes,
+    close() {
+      closed ??= (async () => {
+        await usage.stop();
+        await store.destroy();
+      })();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,45 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import type { DatabaseConfig } from '../config/config.js';
+import type { DB } from './types.js';
+
+const PG_INT8_OID = 20;
+
+/**
+ * The only place that knows SQLite from PostgreSQL. SQLite runs in WAL mode with
+ * synchronous=FULL so that an acknowledged write survives a crash of the process.
+ */
+export function createDb(config: DatabaseConfig): Kysely<DB> {
+  if (config.kind === 'sqlite') {
+    mkdirSync(dirname(config.file), { recursive: true, mode: 0o700 });
+    const database = new Database(config.file, { timeout: 5000 });
+    database.pragma('journal_mode = WAL');
+    database.pragma('synchronous = FULL');
+    database.pragma('foreign_keys = ON');
+    database.pragma('busy_timeout = 5000');
+    return new Kysely<DB>({ dialect: new SqliteDialect({ database }) });
+  }
+  const pool = new pg.Pool({
+    connectionString: config.url,
+    max: config.poolMax,
+    connectionTimeoutMillis: config.connectTimeoutMs,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: config.statementTimeoutMs,
+    query_timeout: config.statementTimeoutMs + 1000,
+    // Epoch-millisecond bigints fit a double exactly; parse them (and count(*)) as numbers.
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === PG_INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle client that loses its connection emits here; without a listener the process dies.
+  pool.on('error', () => {});
+  return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+}
+
+export function dialectOf(config: DatabaseConfig): 'sqlite' | 'postgres' {
+  return config.kind;
+}

@@ -1,0 +1,28 @@
+import { Migrator, type Kysely, type Migration, type MigrationProvider, type MigrationResult } from 'kysely';
+import * as initialSchema from './migrations/2026-11-22T00-00_initial-schema.js';
+
+/** Migrations are listed statically so the compiled package needs no directory scan. */
+const MIGRATIONS: Record<string, Migration> = {
+  '2026-11-22T00-00_initial-schema': initialSchema,
+};
+
+class StaticMigrationProvider implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return MIGRATIONS;
+  }
+}
+
+export class MigrationFailed extends Error {
+  constructor(cause: unknown, readonly results: readonly MigrationResult[]) {
+    super(`database migration failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = 'MigrationFailed';
+  }
+}
+
+/** Brings the schema up to date; throws MigrationFailed so that start-up refuses to serve. */
+export async function migrateToLatest(db: Kysely<any>): Promise<readonly MigrationResult[]> {
+  const migrator = new Migrator({ db, provider: new StaticMigrationProvider(), migrationTableName: 'keyfob_migrations', migrationLockTableName: 'keyfob_migrations_lock' });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw new MigrationFailed(error, results ?? []);
+  return results ?? [];
+}

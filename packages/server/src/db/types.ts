@@ -1,0 +1,92 @@
+/**
+ * Row shapes as stored. Times are epoch milliseconds (bigint in PostgreSQL, integer in SQLite),
+ * booleans are 0/1 and lists are JSON text, so one schema serves both dialects; repositories
+ * convert rows to models and nowhere else does.
+ */
+export interface UsersTable {
+  id: string;
+  username: string;
+  /** Lower-cased username: uniqueness is case-insensitive. */
+  username_key: string;
+  display_name: string;
+  email: string | null;
+  password_hash: string | null;
+  role: 'admin' | 'user';
+  disabled_at: number | null;
+  notifications: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SessionsTable {
+  id_hash: string;
+  user_id: string;
+  created_at: number;
+  expires_at: number;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+export interface PatsTable {
+  id: string;
+  user_id: string;
+  name: string;
+  description: string;
+  token_hash: string;
+  pepper_key_id: string;
+  display_hint: string;
+  prefix: string;
+  scopes: string;
+  audiences: string;
+  allowed_ips: string;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+  last_used_ip: string | null;
+  revoked_at: number | null;
+  revoked_by: string | null;
+  revoke_reason: string | null;
+  rotated_from_id: string | null;
+  created_by_token_id: string | null;
+}
+
+export interface PatScopesTable {
+  pat_id: string;
+  scope: string;
+}
+
+export interface ScopesTable {
+  name: string;
+  description: string;
+  builtin: number;
+  created_at: number;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+  updated_at: number;
+}
+
+export interface AuditEventsTable {
+  id: string;
+  created_at: number;
+  action: string;
+  actor_user_id: string | null;
+  actor_token_id: string | null;
+  target_type: string | null;
+  target_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  details: string;
+}
+
+export interface DB {
+  users: UsersTable;
+  sessions: SessionsTable;
+  pats: PatsTable;
+  pat_scopes: PatScopesTable;
+  scopes: ScopesTable;
+  settings: SettingsTable;
+  audit_events: AuditEventsTable;
+}

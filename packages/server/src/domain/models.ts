@@ -1,0 +1,88 @@
+import type { NotificationsDto, Role, TokenStatus } from '@keyfob/protocol';
+
+export type Notifications = NotificationsDto;
+
+export const DEFAULT_NOTIFICATIONS: Notifications = Object.freeze({
+  tokenExpiring: true,
+  tokenRevoked: true,
+  tokenCreated: true,
+  newIpUse: true,
+});
+
+export interface User {
+  readonly id: string;
+  readonly username: string;
+  readonly displayName: string;
+  readonly email: string | null;
+  readonly passwordHash: string | null;
+  readonly role: Role;
+  readonly disabledAt: Date | null;
+  readonly notifications: Notifications;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export interface Pat {
+  readonly id: string;
+  readonly userId: string;
+  readonly name: string;
+  readonly description: string;
+  readonly tokenHash: string;
+  readonly pepperKeyId: string;
+  readonly displayHint: string;
+  readonly prefix: string;
+  readonly scopes: readonly string[];
+  readonly audiences: readonly string[];
+  readonly allowedIps: readonly string[];
+  readonly createdAt: Date;
+  readonly expiresAt: Date | null;
+  readonly lastUsedAt: Date | null;
+  readonly lastUsedIp: string | null;
+  /** May lie in the future: a rotated token keeps working until the end of its grace period. */
+  readonly revokedAt: Date | null;
+  readonly revokedBy: string | null;
+  readonly revokeReason: string | null;
+  readonly rotatedFromId: string | null;
+  readonly createdByTokenId: string | null;
+}
+
+export interface ScopeEntry {
+  readonly name: string;
+  readonly description: string;
+  readonly builtin: boolean;
+  readonly createdAt: Date;
+}
+
+export interface AuditEvent {
+  readonly id: string;
+  readonly createdAt: Date;
+  readonly action: string;
+  readonly actorUserId: string | null;
+  readonly actorTokenId: string | null;
+  readonly targetType: string | null;
+  readonly targetId: string | null;
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+  readonly details: Readonly<Record<string, unknown>>;
+}
+
+/** Who did something, for the audit record. */
+export interface Actor {
+  readonly userId: string | null;
+  readonly tokenId: string | null;
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+}
+
+export const SYSTEM_ACTOR: Actor = Object.freeze({ userId: null, tokenId: null, ip: null, userAgent: 'keyfob' });
+
+export function patStatus(pat: Pick<Pat, 'revokedAt' | 'expiresAt'>, now: number): TokenStatus {
+  if (pat.revokedAt !== null && pat.revokedAt.getTime() <= now) return 'revoked';
+  if (pat.expiresAt !== null && pat.expiresAt.getTime() <= now) return 'expired';
+  return 'active';
+}
+
+export interface Page<T> {
+  readonly items: readonly T[];
+  readonly nextCursor: string | null;
+}

@@ -1,0 +1,40 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics of one keyfob instance, on a registry of its own (no global state). */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly httpRequests = new Counter({
+    name: 'keyfob_http_requests_total',
+    help: 'HTTP requests by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: 'keyfob_http_request_duration_seconds',
+    help: 'HTTP request latency by method and route',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly verifications = new Counter({
+    name: 'keyfob_token_verifications_total',
+    help: 'Token verifications by outcome (ok or the failure reason)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly verificationDuration = new Histogram({
+    name: 'keyfob_token_verification_duration_seconds',
+    help: 'Token verification latency',
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'keyfob_' });
+  }
+
+  recordVerification(outcome: string, seconds: number): void {
+    this.verifications.inc({ outcome });
+    this.verificationDuration.observe(seconds);
+  }
+}

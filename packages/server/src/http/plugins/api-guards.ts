@@ -1,0 +1,21 @@
+import type { FastifyInstance } from 'fastify';
+import { KeyfobError } from '../../errors/keyfob-error.js';
+
+/**
+ * D5: an access token belongs in the Authorization header only. A token in the query string or a
+ * form body is refused with 400 before anything reads it, and the query never reaches the logs.
+ */
+export function registerApiGuards(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request) => {
+    const query = request.query as Record<string, unknown> | undefined;
+    if (query && ('access_token' in query || 'token' in query)) {
+      request.authFailure = true;
+      throw new KeyfobError('invalid_request', 'access tokens are accepted only in the Authorization header, never in the URL');
+    }
+    const type = request.headers['content-type'];
+    if (type !== undefined && /^application\/x-www-form-urlencoded/i.test(type)) {
+      request.authFailure = true;
+      throw new KeyfobError('invalid_request', 'form bodies are not accepted: send JSON, and the access token only in the Authorization header');
+    }
+  });
+}

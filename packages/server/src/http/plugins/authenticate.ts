@@ -1,0 +1,111 @@
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import { BUILTIN_SCOPE_NAMES, grants, isAdminScope } from '@keyfob/protocol';
+import { InsufficientScope, KeyfobError } from '../../errors/keyfob-error.js';
+import type { Principal } from '../../services/principal.js';
+import type { SessionService } from '../../services/session-service.js';
+import type { Verifier, VerifyFailureReason } from '../../services/verifier.js';
+
+export const SESSION_COOKIE = 'keyfob_session';
+export const CSRF_HEADER = 'x-csrf-token';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+// RFC 6750 §2.1 b64token
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+const FAILURE_MESSAGES: Record<Exclude<VerifyFailureReason, 'insufficient_scope'>, string> = {
+  malformed: 'the access token is malformed',
+  unknown: 'the access token is not recognised',
+  expired: 'the access token has expired',
+  revoked: 'the access token has been revoked',
+  owner_disabled: 'the access token is not valid',
+  ip_denied: 'the access token may not be used from this address',
+  audience_mismatch: 'the access token is not valid for this audience',
+};
+
+export interface AuthOptions {
+  /** Scope the route needs; omit for routes any authenticated caller may use. */
+  readonly scope?: string;
+  /** The route describes the presented bearer token itself. */
+  readonly bearerOnly?: boolean;
+}
+
+export interface Authenticator {
+  (options?: AuthOptions): onRequestAsyncHookHandler;
+}
+
+/** The caller's address without the IPv4-mapped IPv6 prefix. */
+export function clientIp(request: FastifyRequest): string {
+  const ip = request.ip;
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+/** Reads `Authorization: Bearer <token>`; undefined when absent, KeyfobError when malformed. */
+export function bearerTokenOf(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header === undefined) return undefined;
+  const match = /^(\S+)[ ]+(\S+)$/.exec(header.trim());
+  if (!match || match[1]!.toLowerCase() !== 'bearer') {
+    request.authFailure = true;
+    throw new KeyfobError('invalid_request', 'the Authorization header must be "Bearer <token>"');
+  }
+  if (!B64TOKEN.test(match[2]!)) {
+    request.authFailure = true;
+    throw new KeyfobError('invalid_request', 'the bearer token contains characters RFC 6750 does not allow');
+  }
+  return match[2];
+}
+
+function sessionScopes(role: 'admin' | 'user'): Set<string> {
+  return new Set(BUILTIN_SCOPE_NAMES.filter((s) => role === 'admin' || !isAdminScope(s)));
+}
+
+/**
+ * Builds the per-route authentication hook: a bearer PAT (checked by the verifier against the
+ * route's scope) or a console session cookie (with the CSRF header on unsafe methods). Sets
+ * `request.principal`.
+ */
+export function createAuthenticator(deps: { verifier: Verifier; sessions: SessionService }): Authenticator {
+  return (options = {}) =>
+    async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+      const token = bearerTokenOf(request);
+      const meta = { ip: clientIp(request), userAgent: request.headers['user-agent'] ?? null };
+      if (token !== undefined) {
+        const outcome = await deps.verifier.verify(token, { ...(options.scope ? { scopes: [options.scope] } : {}), ip: meta.ip });
+        if (!outcome.ok) {
+          if (outcome.reason === 'insufficient_scope') throw new InsufficientScope(outcome.missingScope ?? options.scope ?? '');
+          throw new KeyfobError('invalid_token', FAILURE_MESSAGES[outcome.reason]);
+        }
+        request.principal = { kind: 'pat', user: outcome.user, scopes: new Set(outcome.scopes), pat: outcome.pat, sessionIdHash: null, ...meta };
+        return;
+      }
+      if (options.bearerOnly) throw new KeyfobError('unauthorized', 'this route needs an Authorization: Bearer token');
+      const cookie = request.cookies[SESSION_COOKIE];
+      if (cookie === undefined || cookie === '') throw new KeyfobError('unauthorized', 'sign in or send an Authorization: Bearer token');
+      const session = await deps.sessions.resolve(cookie);
+      if (!session) {
+        reply.clearCookie(SESSION_COOKIE, { path: '/' });
+        throw new KeyfobError('session_expired', 'your session has expired; sign in again');
+      }
+      if (!SAFE_METHODS.has(request.method) && !deps.sessions.checkCsrf(session.idHash, headerValue(request.headers[CSRF_HEADER]))) {
+        throw new KeyfobError('invalid_csrf_token', 'this request needs a valid X-CSRF-Token header');
+      }
+      const scopes = sessionScopes(session.user.role);
+      if (options.scope && !grants(scopes, options.scope)) throw new InsufficientScope(options.scope);
+      request.principal = { kind: 'session', user: session.user, scopes, pat: null, sessionIdHash: session.idHash, ...meta };
+    };
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+/** The principal set by the route's authentication hook (routes without one never call this). */
+export function principalOf(request: FastifyRequest): Principal {
+  return request.principal;
+}

@@ -1,0 +1,68 @@
+import type { AuditEventDto, PatDto, ScopeEntryDto, UserDto } from '@keyfob/protocol';
+import { isAdminScope } from '@keyfob/protocol';
+import { patStatus, type AuditEvent, type Pat, type ScopeEntry, type User } from '../domain/models.js';
+
+// The one place that decides what leaves the server; the response schemas are the second fence.
+
+const iso = (date: Date | null): string | null => (date === null ? null : date.toISOString());
+
+/** Metadata of a token. A rotation grace period in the future is not yet a revocation. */
+export function presentPat(pat: Pat, now: number): PatDto {
+  const revoked = pat.revokedAt !== null && pat.revokedAt.getTime() <= now;
+  return {
+    id: pat.id,
+    name: pat.name,
+    description: pat.description,
+    scopes: [...pat.scopes],
+    displayHint: pat.displayHint,
+    createdAt: pat.createdAt.toISOString(),
+    expiresAt: iso(pat.expiresAt),
+    lastUsedAt: iso(pat.lastUsedAt),
+    lastUsedIp: pat.lastUsedIp,
+    revokedAt: revoked ? iso(pat.revokedAt) : null,
+    audiences: [...pat.audiences],
+    allowedIps: [...pat.allowedIps],
+    status: patStatus(pat, now),
+    userId: pat.userId,
+  };
+}
+
+export function presentUser(user: User): UserDto {
+  return {
+    id: user.id,
+    username: user.username,
+    displayName: user.displayName,
+    email: user.email,
+    role: user.role,
+    disabled: user.disabledAt !== null,
+    disabledAt: iso(user.disabledAt),
+    createdAt: user.createdAt.toISOString(),
+    updatedAt: user.updatedAt.toISOString(),
+    notifications: { ...user.notifications },
+  };
+}
+
+export function presentScope(entry: ScopeEntry): ScopeEntryDto {
+  return {
+    name: entry.name,
+    description: entry.description,
+    builtin: entry.builtin,
+    adminOnly: isAdminScope(entry.name),
+    createdAt: entry.createdAt.toISOString(),
+  };
+}
+
+export function presentAuditEvent(event: AuditEvent): AuditEventDto {
+  return {
+    id: event.id,
+    createdAt: event.createdAt.toISOString(),
+    action: event.action,
+    actorUserId: event.actorUserId,
+    actorTokenId: event.actorTokenId,
+    targetType: event.targetType,
+    targetId: event.targetId,
+    ip: event.ip,
+    userAgent: event.userAgent,
+    details: { ...event.details },
+  };
+}

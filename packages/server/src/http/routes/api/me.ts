@@ -1,0 +1,98 @@
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { CreatePatBody, CreatedPat, Page, PageQuery, Pat, RevokeBody, RotatePatBody, TokenStatus, UpdateMeBody, UpdatePatBody, User } from '@keyfob/protocol';
+import { KeyfobError } from '../../../errors/keyfob-error.js';
+import { actorOf } from '../../../services/principal.js';
+import { presentPat, presentUser } from '../../presenters.js';
+import { IdParams, NoContent, errorResponses, paginate } from './common.js';
+import type { ApiDeps } from './deps.js';
+
+export const PatListQuery = Type.Object(
+  {
+    status: Type.Optional(Type.Union([TokenStatus, Type.Literal('all')], { default: 'all' })),
+    q: Type.Optional(Type.String({ maxLength: 100, description: 'part of the token name' })),
+    ...PageQuery,
+  },
+  { additionalProperties: false },
+);
+
+const byCreated = (p: { createdAt: Date; id: string }) => ({ at: p.createdAt.getTime(), id: p.id });
+
+export function meRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+  const now = () => deps.clock.now();
+  const tags = ['me'];
+
+  api.get('/me', { onRequest: deps.auth(), schema: { tags, summary: 'The caller', response: { 200: User, ...errorResponses } } }, async (request) =>
+    presentUser(request.principal.user),
+  );
+
+  api.patch(
+    '/me',
+    { onRequest: deps.auth({ scope: 'tokens:write' }), schema: { tags, summary: 'Change own display name, email, password or notification choices', body: UpdateMeBody, response: { 200: User, ...errorResponses } } },
+    async (request) => {
+      const p = request.principal;
+      return presentUser(await deps.users.updateMe(actorOf(p), p.user, request.body, p.sessionIdHash));
+    },
+  );
+
+  api.get(
+    '/me/tokens',
+    { onRequest: deps.auth({ scope: 'tokens:read' }), schema: { tags, summary: 'List own tokens, newest first', querystring: PatListQuery, response: { 200: Page(Pat), ...errorResponses } } },
+    async (request) => {
+      const { status, q } = request.query;
+      const page = await paginate(request.query, (cursor, limit) => deps.pats.list({ userId: request.principal.user.id, status, name: q }, cursor, limit), byCreated);
+      return { items: page.items.map((p) => presentPat(p, now())), nextCursor: page.nextCursor };
+    },
+  );
+
+  api.post(
+    '/me/tokens',
+    { onRequest: deps.auth({ scope: 'tokens:write' }), schema: { tags, summary: 'Create a token; the secret is in this response only', body: CreatePatBody, response: { 201: CreatedPat, ...errorResponses } } },
+    async (request, reply) => {
+      const created = await deps.pats.create(request.principal, request.body);
+      return reply.code(201).send({ token: created.token, pat: presentPat(created.pat, now()) });
+    },
+  );
+
+  api.get(
+    '/me/tokens/:id',
+    { onRequest: deps.auth({ scope: 'tokens:read' }), schema: { tags, summary: 'One own token', params: IdParams, response: { 200: Pat, ...errorResponses } } },
+    async (request) => presentPat(await deps.pats.get(request.params.id, request.principal.user.id), now()),
+  );
+
+  api.patch(
+    '/me/tokens/:id',
+    { onRequest: deps.auth({ scope: 'tokens:write' }), schema: { tags, summary: 'Rename or re-describe an own token', params: IdParams, body: UpdatePatBody, response: { 200: Pat, ...errorResponses } } },
+    async (request) => presentPat(await deps.pats.update(request.principal, request.params.id, request.body, request.principal.user.id), now()),
+  );
+
+  api.delete(
+    '/me/tokens/:id',
+    { onRequest: deps.auth({ scope: 'tokens:write' }), schema: { tags, summary: 'Revoke an own token (idempotent)', params: IdParams, body: Type.Optional(RevokeBody), response: { 204: NoContent, ...errorResponses } } },
+    async (request, reply) => {
+      await deps.pats.revoke(actorOf(request.principal), request.params.id, request.body?.reason, request.principal.user.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  api.post(
+    '/me/tokens/:id/rotate',
+    { onRequest: deps.auth({ scope: 'tokens:write' }), schema: { tags, summary: 'New secret with the same settings; the old one stops (after the grace period)', params: IdParams, body: Type.Optional(RotatePatBody), response: { 201: CreatedPat, ...errorResponses } } },
+    async (request, reply) => {
+      const created = await deps.pats.rotate(request.principal, request.params.id, request.body?.gracePeriodSeconds, request.principal.user.id);
+      return reply.code(201).send({ token: created.token, pat: presentPat(created.pat, now()) });
+    },
+  );
+
+  api.get(
+    '/tokens/self',
+    { onRequest: deps.auth({ bearerOnly: true }), schema: { tags: ['tokens'], summary: 'The presented token’s own details', response: { 200: Pat, ...errorResponses } } },
+    async (request) => {
+      const pat = request.principal.pat;
+      if (!pat) throw new KeyfobError('invalid_request', 'this route describes the presented bearer token');
+      return presentPat(pat, now());
+    },
+  );
+}

@@ -1,0 +1,242 @@
+import type { Expression, ExpressionBuilder, Kysely, Selectable, SqlBool } from 'kysely';
+import type { TokenStatus } from '@keyfob/protocol';
+import type { DB, PatsTable } from '../db/types.js';
+import type { Pat } from '../domain/models.js';
+import type { Cursor } from '../domain/cursor.js';
+import { decodeJsonArray, encodeJson, toDate } from './json.js';
+import { beforeCursor, likeContains } from './sql-helpers.js';
+
+export interface NewPat {
+  readonly id: string;
+  readonly userId: string;
+  readonly name: string;
+  readonly description: string;
+  readonly tokenHash: string;
+  readonly pepperKeyId: string;
+  readonly displayHint: string;
+  readonly prefix: string;
+  readonly scopes: readonly string[];
+  readonly audiences: readonly string[];
+  readonly allowedIps: readonly string[];
+  readonly createdAt: number;
+  readonly expiresAt: number | null;
+  readonly rotatedFromId: string | null;
+  readonly createdByTokenId: string | null;
+}
+
+export interface PatFilter {
+  readonly userId?: string | undefined;
+  readonly status?: TokenStatus | 'all' | undefined;
+  readonly scope?: string | undefined;
+  readonly name?: string | undefined;
+  readonly issuedBefore?: number | undefined;
+}
+
+export interface UsageUpdate {
+  readonly patId: string;
+  readonly at: number;
+  readonly ip: string | null;
+}
+
+function toPat(row: Selectable<PatsTable>): Pat {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    name: row.name,
+    description: row.description,
+    tokenHash: row.token_hash,
+    pepperKeyId: row.pepper_key_id,
+    displayHint: row.display_hint,
+    prefix: row.prefix,
+    scopes: decodeJsonArray(row.scopes),
+    audiences: decodeJsonArray(row.audiences),
+    allowedIps: decodeJsonArray(row.allowed_ips),
+    createdAt: new Date(row.created_at),
+    expiresAt: toDate(row.expires_at),
+    lastUsedAt: toDate(row.last_used_at),
+    lastUsedIp: row.last_used_ip,
+    revokedAt: toDate(row.revoked_at),
+    revokedBy: row.revoked_by,
+    revokeReason: row.revoke_reason,
+    rotatedFromId: row.rotated_from_id,
+    createdByTokenId: row.created_by_token_id,
+  };
+}
+
+type PatsExpression = ExpressionBuilder<DB, 'pats'>;
+
+/** Not revoked as of `now` (a revocation time in the future is a rotation grace period). */
+const notRevoked = (eb: PatsExpression, now: number) => eb.or([eb('pats.revoked_at', 'is', null), eb('pats.revoked_at', '>', now)]);
+const notExpired = (eb: PatsExpression, now: number) => eb.or([eb('pats.expires_at', 'is', null), eb('pats.expires_at', '>', now)]);
+
+function statusCondition(eb: PatsExpression, status: TokenStatus, now: number) {
+  switch (status) {
+    case 'active':
+      return eb.and([notRevoked(eb, now), notExpired(eb, now)]);
+    case 'expired':
+      return eb.and([notRevoked(eb, now), eb('pats.expires_at', '<=', now)]);
+    case 'revoked':
+      return eb('pats.revoked_at', '<=', now);
+  }
+}
+
+/** One filter for list and bulk revoke, so that "which tokens" means the same everywhere. */
+function matching(filter: PatFilter, now: number) {
+  return (eb: PatsExpression): Expression<SqlBool> => {
+    const conditions: Expression<SqlBool>[] = [];
+    if (filter.userId !== undefined) conditions.push(eb('pats.user_id', '=', filter.userId));
+    if (filter.status !== undefined && filter.status !== 'all') conditions.push(statusCondition(eb, filter.status, now));
+    if (filter.scope !== undefined) {
+      const holders = eb.selectFrom('pat_scopes').select('pat_scopes.pat_id').where('pat_scopes.scope', '=', filter.scope);
+      conditions.push(eb('pats.id', 'in', holders));
+    }
+    if (filter.issuedBefore !== undefined) conditions.push(eb('pats.created_at', '<', filter.issuedBefore));
+    if (filter.name) conditions.push(likeContains('pats.name', filter.name));
+    return eb.and(conditions);
+  };
+}
+
+export class PatsRepository {
+  constructor(private readonly db: Kysely<DB>) {}
+
+  async insert(pat: NewPat): Promise<Pat> {
+    const row: Selectable<PatsTable> = {
+      id: pat.id,
+      user_id: pat.userId,
+      name: pat.name,
+      description: pat.description,
+      token_hash: pat.tokenHash,
+      pepper_key_id: pat.pepperKeyId,
+      display_hint: pat.displayHint,
+      prefix: pat.prefix,
+      scopes: encodeJson(pat.scopes),
+      audiences: encodeJson(pat.audiences),
+      allowed_ips: encodeJson(pat.allowedIps),
+      created_at: pat.createdAt,
+      expires_at: pat.expiresAt,
+      last_used_at: null,
+      last_used_ip: null,
+      revoked_at: null,
+      revoked_by: null,
+      revoke_reason: null,
+      rotated_from_id: pat.rotatedFromId,
+      created_by_token_id: pat.createdByTokenId,
+    };
+    await this.db.insertInto('pats').values(row).execute();
+    if (pat.scopes.length > 0) {
+      await this.db.insertInto('pat_scopes').values(pat.scopes.map((scope) => ({ pat_id: pat.id, scope }))).execute();
+    }
+    return toPat(row);
+  }
+
+  async findById(id: string): Promise<Pat | undefined> {
+    const row = await this.db.selectFrom('pats').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toPat(row);
+  }
+
+  async findByHash(hash: string): Promise<Pat | undefined> {
+    const row = await this.db.selectFrom('pats').selectAll().where('token_hash', '=', hash).executeTakeFirst();
+    return row && toPat(row);
+  }
+
+  async list(filter: PatFilter, now: number, cursor: Cursor | undefined, limit: number): Promise<Pat[]> {
+    let query = this.db.selectFrom('pats').selectAll('pats').where(matching(filter, now));
+    if (cursor) query = query.where(beforeCursor(cursor, 'pats'));
+    const rows = await query.orderBy('pats.created_at', 'desc').orderBy('pats.id', 'desc').limit(limit + 1).execute();
+    return rows.map(toPat);
+  }
+
+  async countActive(userId: string, now: number): Promise<number> {
+    const row = await this.db
+      .selectFrom('pats')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('user_id', '=', userId)
+      .where((eb) => eb.and([notRevoked(eb, now), notExpired(eb, now)]))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /** Names are unique among a user's tokens that are neither revoked nor rotated away nor expired. */
+  async activeNameTaken(userId: string, name: string, now: number, exceptId?: string): Promise<boolean> {
+    let query = this.db
+      .selectFrom('pats')
+      .select('id')
+      .where('user_id', '=', userId)
+      .where('name', '=', name)
+      .where('revoked_at', 'is', null)
+      .where((eb) => notExpired(eb, now));
+    if (exceptId !== undefined) query = query.where('id', '!=', exceptId);
+    return (await query.executeTakeFirst()) !== undefined;
+  }
+
+  async countActiveHoldingScope(scope: string, now: number): Promise<number> {
+    const row = await this.db
+      .selectFrom('pats')
+      .innerJoin('pat_scopes', 'pat_scopes.pat_id', 'pats.id')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('pat_scopes.scope', '=', scope)
+      .where((eb) => eb.and([notRevoked(eb, now), notExpired(eb, now)]))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async updateText(id: string, changes: { name?: string; description?: string }): Promise<void> {
+    if (changes.name === undefined && changes.description === undefined) return;
+    await this.db.updateTable('pats').set(changes).where('id', '=', id).execute();
+  }
+
+  /**
+   * Marks a token revoked at `at` unless it is already revoked by then. Returns whether this call
+   * changed anything, so that a repeated revoke stays idempotent and is not audited twice.
+   */
+  async revoke(id: string, at: number, by: string | null, reason: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('pats')
+      .set({ revoked_at: at, revoked_by: by, revoke_reason: reason })
+      .where('id', '=', id)
+      .where((eb) => eb.or([eb('revoked_at', 'is', null), eb('revoked_at', '>', at)]))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  /** Revokes every token matching the filter that is still usable; returns the ids it revoked. */
+  async revokeMatching(filter: PatFilter, now: number, by: string | null, reason: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('pats')
+      .select('pats.id')
+      .where((eb) => notRevoked(eb, now))
+      .where(matching(filter, now))
+      .execute();
+    const ids = rows.map((r) => r.id);
+    for (let i = 0; i < ids.length; i += 500) {
+      await this.db
+        .updateTable('pats')
+        .set({ revoked_at: now, revoked_by: by, revoke_reason: reason })
+        .where('id', 'in', ids.slice(i, i + 500))
+        .execute();
+    }
+    return ids;
+  }
+
+  /** Applies coalesced last-used updates; never moves last_used_at backwards. */
+  async recordUsage(updates: readonly UsageUpdate[]): Promise<void> {
+    for (const u of updates) {
+      await this.db
+        .updateTable('pats')
+        .set({ last_used_at: u.at, last_used_ip: u.ip })
+        .where('id', '=', u.patId)
+        .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', u.at)]))
+        .execute();
+    }
+  }
+
+  async deleteByUser(userId: string): Promise<void> {
+    await this.db.deleteFrom('pats').where('user_id', '=', userId).execute();
+  }
+
+  /** Used by tests that check no plaintext reaches the store. */
+  async allHashes(): Promise<string[]> {
+    return (await this.db.selectFrom('pats').select('token_hash').execute()).map((r) => r.token_hash);
+  }
+}
+

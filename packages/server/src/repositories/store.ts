@@ -1,0 +1,55 @@
+import type { Kysely } from 'kysely';
+import type { DB } from '../db/types.js';
+import { AuditRepository } from './audit.js';
+import { PatsRepository } from './pats.js';
+import { ScopesRepository } from './scopes.js';
+import { SessionsRepository } from './sessions.js';
+import { SettingsRepository } from './settings.js';
+import { UsersRepository } from './users.js';
+
+export interface Repositories {
+  readonly users: UsersRepository;
+  readonly sessions: SessionsRepository;
+  readonly pats: PatsRepository;
+  readonly scopes: ScopesRepository;
+  readonly settings: SettingsRepository;
+  readonly audit: AuditRepository;
+}
+
+function repositoriesOn(db: Kysely<DB>): Repositories {
+  return {
+    users: new UsersRepository(db),
+    sessions: new SessionsRepository(db),
+    pats: new PatsRepository(db),
+    scopes: new ScopesRepository(db),
+    settings: new SettingsRepository(db),
+    audit: new AuditRepository(db),
+  };
+}
+
+/**
+ * The data store: repositories on the shared connection, and `transaction(fn)` for changes that
+ * must land together with their audit event.
+ */
+export class Store {
+  readonly repos: Repositories;
+
+  constructor(
+    readonly db: Kysely<DB>,
+    readonly dialect: 'sqlite' | 'postgres',
+  ) {
+    this.repos = repositoriesOn(db);
+  }
+
+  transaction<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute((trx) => fn(repositoriesOn(trx)));
+  }
+
+  async ping(): Promise<void> {
+    await this.db.selectFrom('settings').select('key').limit(1).execute();
+  }
+
+  destroy(): Promise<void> {
+    return this.db.destroy();
+  }
+}

@@ -1,0 +1,29 @@
+import { randomUUID } from 'node:crypto';
+import type { Repositories } from '../repositories/store.js';
+import type { Actor } from '../domain/models.js';
+
+export interface AuditEntry {
+  readonly action: string;
+  readonly targetType?: string;
+  readonly targetId?: string;
+  readonly details?: Record<string, unknown>;
+}
+
+/**
+ * Appends an audit event through the given repositories (pass the transaction's, so the event
+ * lands with the change). Callers must never put secrets in `details`.
+ */
+export function recordAudit(repos: Repositories, actor: Actor, entry: AuditEntry, now: number): Promise<void> {
+  return repos.audit.insert({
+    id: randomUUID(),
+    createdAt: new Date(now),
+    action: entry.action,
+    actorUserId: actor.userId,
+    actorTokenId: actor.tokenId,
+    targetType: entry.targetType ?? null,
+    targetId: entry.targetId ?? null,
+    ip: actor.ip,
+    userAgent: actor.userAgent,
+    details: entry.details ?? {},
+  });
+}

@@ -1,0 +1,234 @@
+import { randomUUID } from 'node:crypto';
+import { generateToken, grants, isAdminScope, type CreatePatBody, type TokenStatus, type UpdatePatBody } from '@keyfob/protocol';
+import { Conflict, InsufficientScope, KeyfobError, NotFound, PolicyViolation, ValidationError } from '../errors/keyfob-error.js';
+import type { TokenHasher } from '../crypto/token-hasher.js';
+import { normalizeIpOrCidr } from '../domain/ip-allowlist.js';
+import { patStatus, type Actor, type Pat } from '../domain/models.js';
+import { resolveExpiry, rotationExpiry } from '../domain/policy.js';
+import type { Cursor } from '../domain/cursor.js';
+import type { PatFilter } from '../repositories/pats.js';
+import type { Repositories, Store } from '../repositories/store.js';
+import { recordAudit } from './audit-log.js';
+import type { Clock } from './clock.js';
+import type { PolicyService } from './policy-service.js';
+import { actorOf, type Principal } from './principal.js';
+import type { ScopeService } from './scope-service.js';
+
+export interface CreatedToken {
+  /** The plaintext secret: returned to the caller once and never stored. */
+  readonly token: string;
+  readonly pat: Pat;
+}
+
+export interface PatServiceDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly hasher: TokenHasher;
+  readonly policy: PolicyService;
+  readonly scopes: ScopeService;
+  readonly tokenPrefix: string;
+  /** Called after a change that can make a token fail, before the request is answered. */
+  readonly onInvalidate?: (patIds: readonly string[] | 'all') => void;
+}
+
+/** Creation, listing, renaming, rotation and revocation of personal access tokens. */
+export class PatService {
+  constructor(private readonly deps: PatServiceDeps) {}
+
+  async create(principal: Principal, body: CreatePatBody): Promise<CreatedToken> {
+    const { store, clock } = this.deps;
+    const now = clock.now();
+    const name = body.name.trim();
+    if (name === '') throw new ValidationError('name', 'must not be blank');
+    const scopes = [...new Set(body.scopes)];
+    await this.deps.scopes.assertKnown(scopes);
+    const adminScope = scopes.find(isAdminScope);
+    if (adminScope !== undefined && principal.user.role !== 'admin') {
+      throw new KeyfobError('invalid_scope', `scopes: "${adminScope}" is only available to admins`, { field: 'scopes' });
+    }
+    this.assertCallerHolds(principal, scopes);
+    const audiences = [...new Set((body.audiences ?? []).map((a) => a.trim()))];
+    if (audiences.some((a) => a === '')) throw new ValidationError('audiences', 'must not contain blank entries');
+    const allowedIps = normalizeIps(body.allowedIps ?? []);
+
+    const policy = await this.deps.policy.get();
+    let expiresAt = resolveExpiry(policy, body, now);
+    // A token minted by another token must not outlive it, or tokens:write would defeat expiry.
+    const ceiling = principal.pat?.expiresAt?.getTime() ?? null;
+    if (ceiling !== null) {
+      const explicit = body.expiresAt !== undefined || body.expiresInDays !== undefined;
+      if (explicit && (expiresAt === null || expiresAt > ceiling)) {
+        throw new PolicyViolation(body.expiresAt !== undefined ? 'expiresAt' : 'expiresInDays', 'must not be later than the expiry of the token making this request');
+      }
+      expiresAt = expiresAt === null ? ceiling : Math.min(expiresAt, ceiling);
+    }
+
+    const generated = generateToken(this.deps.tokenPrefix);
+    const digest = this.deps.hasher.digest(generated.token);
+    const pat = await store.transaction(async (repos) => {
+      await repos.users.lock(principal.user.id, store.dialect);
+      if (policy.maxTokensPerUser !== null && (await repos.pats.countActive(principal.user.id, now)) >= policy.maxTokensPerUser) {
+        throw new PolicyViolation('name', `you already have ${policy.maxTokensPerUser} active tokens (policy maxTokensPerUser)`);
+      }
+      if (await repos.pats.activeNameTaken(principal.user.id, name, now)) throw new Conflict(`name: you already have an active token named "${name}"`);
+      const created = await repos.pats.insert({
+        id: randomUUID(),
+        userId: principal.user.id,
+        name,
+        description: body.description ?? '',
+        tokenHash: digest.hash,
+        pepperKeyId: digest.keyId,
+        displayHint: generated.displayHint,
+        prefix: generated.prefix,
+        scopes,
+        audiences,
+        allowedIps,
+        createdAt: now,
+        expiresAt,
+        rotatedFromId: null,
+        createdByTokenId: principal.pat?.id ?? null,
+      });
+      await recordAudit(repos, actorOf(principal), {
+        action: 'token.created',
+        targetType: 'token',
+        targetId: created.id,
+        details: { name, scopes, expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString(), ownerId: principal.user.id },
+      }, now);
+      return created;
+    });
+    return { token: generated.token, pat };
+  }
+
+  list(filter: PatFilter, cursor: Cursor | undefined, limit: number): Promise<Pat[]> {
+    return this.deps.store.repos.pats.list(filter, this.deps.clock.now(), cursor, limit);
+  }
+
+  /** A token by id; `ownerId` restricts it to one user's tokens (another user's id is a 404). */
+  async get(id: string, ownerId?: string): Promise<Pat> {
+    const pat = await this.deps.store.repos.pats.findById(id);
+    if (!pat || (ownerId !== undefined && pat.userId !== ownerId)) throw new NotFound('token');
+    return pat;
+  }
+
+  async update(principal: Principal, id: string, body: UpdatePatBody, ownerId?: string): Promise<Pat> {
+    const now = this.deps.clock.now();
+    const name = body.name?.trim();
+    if (name === '') throw new ValidationError('name', 'must not be blank');
+    return this.deps.store.transaction(async (repos) => {
+      const pat = await this.getIn(repos, id, ownerId);
+      const changes: { name?: string; description?: string } = {};
+      if (name !== undefined && name !== pat.name) {
+        if (patStatus(pat, now) === 'active' && (await repos.pats.activeNameTaken(pat.userId, name, now, pat.id))) {
+          throw new Conflict(`name: there is already an active token named "${name}"`);
+        }
+        changes.name = name;
+      }
+      if (body.description !== undefined && body.description !== pat.description) changes.description = body.description;
+      if (Object.keys(changes).length === 0) return pat;
+      await repos.pats.updateText(id, changes);
+      await recordAudit(repos, actorOf(principal), { action: 'token.updated', targetType: 'token', targetId: id, details: { fields: Object.keys(changes), ...(changes.name ? { from: pat.name, to: changes.name } : {}) } }, now);
+      return { ...pat, ...changes };
+    });
+  }
+
+  /** Idempotent: revoking a revoked token succeeds and changes nothing. */
+  async revoke(actor: Actor, id: string, reason: string | undefined, ownerId?: string): Promise<Pat> {
+    const now = this.deps.clock.now();
+    const result = await this.deps.store.transaction(async (repos) => {
+      const pat = await this.getIn(repos, id, ownerId);
+      const why = reason?.trim() || (actor.userId === pat.userId ? 'revoked by owner' : 'revoked by admin');
+      if (!(await repos.pats.revoke(id, now, actor.userId, why))) return pat;
+      await recordAudit(repos, actor, { action: 'token.revoked', targetType: 'token', targetId: id, details: { reason: why, ownerId: pat.userId } }, now);
+      return { ...pat, revokedAt: new Date(now), revokedBy: actor.userId, revokeReason: why };
+    });
+    this.deps.onInvalidate?.([id]);
+    return result;
+  }
+
+  /**
+   * A new secret with the same settings; the old secret stops now, or after a grace period of at
+   * most the policy's rotationGraceSeconds.
+   */
+  async rotate(principal: Principal, id: string, gracePeriodSeconds: number | undefined, ownerId?: string): Promise<CreatedToken> {
+    const { store, clock } = this.deps;
+    const now = clock.now();
+    const policy = await this.deps.policy.get();
+    const grace = Math.min(gracePeriodSeconds ?? policy.rotationGraceSeconds, policy.rotationGraceSeconds);
+    const generated = generateToken(this.deps.tokenPrefix);
+    const digest = this.deps.hasher.digest(generated.token);
+    const result = await store.transaction(async (repos) => {
+      const old = await this.getIn(repos, id, ownerId);
+      if (old.revokedAt !== null) throw new Conflict('the token is revoked or already rotated; create a new one');
+      // Rotation hands out a working secret, so a token may only rotate what it could have created.
+      this.assertCallerHolds(principal, old.scopes.filter((s) => !isAdminScope(s) || principal.user.role === 'admin'));
+      await repos.users.lock(old.userId, store.dialect);
+      await repos.pats.revoke(old.id, now + grace * 1000, principal.user.id, 'rotated');
+      const expiresAt = rotationExpiry(policy, old.createdAt.getTime(), old.expiresAt?.getTime() ?? null, now);
+      const pat = await repos.pats.insert({
+        id: randomUUID(),
+        userId: old.userId,
+        name: old.name,
+        description: old.description,
+        tokenHash: digest.hash,
+        pepperKeyId: digest.keyId,
+        displayHint: generated.displayHint,
+        prefix: generated.prefix,
+        scopes: old.scopes,
+        audiences: old.audiences,
+        allowedIps: old.allowedIps,
+        createdAt: now,
+        expiresAt,
+        rotatedFromId: old.id,
+        createdByTokenId: principal.pat?.id ?? null,
+      });
+      await recordAudit(repos, actorOf(principal), { action: 'token.rotated', targetType: 'token', targetId: old.id, details: { newTokenId: pat.id, graceSeconds: grace, ownerId: old.userId } }, now);
+      return { token: generated.token, pat };
+    });
+    if (grace === 0) this.deps.onInvalidate?.([id]);
+    return result;
+  }
+
+  /** Incident response (D6): revoke every usable token of a user, issued before a time, or holding a scope. */
+  async revokeMatching(actor: Actor, filter: Pick<PatFilter, 'userId' | 'issuedBefore' | 'scope'>, reason: string | undefined): Promise<number> {
+    if (filter.userId === undefined && filter.issuedBefore === undefined && filter.scope === undefined) {
+      throw new ValidationError('userId', 'give at least one of userId, issuedBefore or scope');
+    }
+    const now = this.deps.clock.now();
+    const why = reason?.trim() || 'bulk revocation by admin';
+    const ids = await this.deps.store.transaction(async (repos) => {
+      const revoked = await repos.pats.revokeMatching(filter, now, actor.userId, why);
+      const described = { ...filter, ...(filter.issuedBefore !== undefined ? { issuedBefore: new Date(filter.issuedBefore).toISOString() } : {}) };
+      await recordAudit(repos, actor, { action: 'token.bulk_revoked', targetType: 'token', details: { filter: described, count: revoked.length, reason: why } }, now);
+      return revoked;
+    });
+    if (ids.length > 0) this.deps.onInvalidate?.('all');
+    return ids.length;
+  }
+
+  status(pat: Pat): TokenStatus {
+    return patStatus(pat, this.deps.clock.now());
+  }
+
+  private async getIn(repos: Repositories, id: string, ownerId: string | undefined): Promise<Pat> {
+    const pat = await repos.pats.findById(id);
+    if (!pat || (ownerId !== undefined && pat.userId !== ownerId)) throw new NotFound('token');
+    return pat;
+  }
+
+  /** A token may only pass on scopes it holds itself; a console session holds its role's scopes. */
+  private assertCallerHolds(principal: Principal, scopes: readonly string[]): void {
+    if (principal.kind !== 'pat') return;
+    const missing = scopes.find((s) => !grants(principal.scopes, s));
+    if (missing !== undefined) throw new InsufficientScope(missing, `scopes: the calling token does not hold "${missing}"`);
+  }
+}
+
+function normalizeIps(entries: readonly string[]): string[] {
+  const out: string[] = [];
+  entries.forEach((entry, index) => {
+    const normalized = normalizeIpOrCidr(entry);
+    if (normalized === undefined) throw new ValidationError(`allowedIps[${index}]`, `"${entry}" is not an IP address or CIDR`);
+    if (!out.includes(normalized)) out.push(normalized);
+  });
+  return out;
+}

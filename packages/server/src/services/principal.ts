@@ -1,0 +1,17 @@
+import type { Actor, Pat, User } from '../domain/models.js';
+
+/** The authenticated caller of an API request: a console session or a personal access token. */
+export interface Principal {
+  readonly kind: 'session' | 'pat';
+  readonly user: User;
+  /** Scopes usable now (admin:* only while the user is an admin). */
+  readonly scopes: ReadonlySet<string>;
+  readonly pat: Pat | null;
+  readonly sessionIdHash: string | null;
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+}
+
+export function actorOf(principal: Principal): Actor {
+  return { userId: principal.user.id, tokenId: principal.pat?.id ?? null, ip: principal.ip, userAgent: principal.userAgent };
+}

@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+import { KeyfobError } from '../errors/keyfob-error.js';
+import { hmacBase64Url, hmacHex, safeEqual } from '../crypto/keys.js';
+import { verifyPassword } from '../crypto/passwords.js';
+import type { Actor, User } from '../domain/models.js';
+import type { Store } from '../repositories/store.js';
+import { recordAudit } from './audit-log.js';
+import type { Clock } from './clock.js';
+
+export interface StartedSession {
+  readonly user: User;
+  /** Cookie value; only its HMAC is stored. */
+  readonly sessionToken: string;
+  readonly csrfToken: string;
+  readonly expiresAt: number;
+}
+
+export interface ActiveSession {
+  readonly user: User;
+  readonly idHash: string;
+}
+
+/**
+ * Console sessions: random cookie values stored as HMACs, a CSRF token derived from the session
+ * (so nothing more is stored), absolute expiry.
+ */
+export class SessionService {
+  constructor(private readonly deps: { store: Store; clock: Clock; sessionKey: Buffer; ttlSeconds: number }) {}
+
+  async login(username: string, password: string, meta: Omit<Actor, 'userId' | 'tokenId'>): Promise<StartedSession> {
+    const { store, clock } = this.deps;
+    const user = await store.repos.users.findByUsername(username);
+    const passwordOk = await verifyPassword(user?.passwordHash ?? null, password);
+    const now = clock.now();
+    if (!user || !passwordOk || user.disabledAt !== null) {
+      await recordAudit(store.repos, { userId: user?.id ?? null, tokenId: null, ...meta }, {
+        action: 'auth.login_failed',
+        targetType: 'user',
+        ...(user ? { targetId: user.id } : {}),
+        details: { username: username.slice(0, 100), reason: !user ? 'unknown_user' : !passwordOk ? 'bad_password' : 'disabled' },
+      }, now);
+      throw new KeyfobError('invalid_credentials', 'username or password is incorrect');
+    }
+    return this.start(user, meta, now);
+  }
+
+  /** Opens a session for a user that has already proven who they are (login, first-run setup). */
+  async start(user: User, meta: Omit<Actor, 'userId' | 'tokenId'>, now = this.deps.clock.now()): Promise<StartedSession> {
+    const sessionToken = randomBytes(32).toString('base64url');
+    const idHash = this.hashOf(sessionToken);
+    const expiresAt = now + this.deps.ttlSeconds * 1000;
+    await this.deps.store.transaction(async (repos) => {
+      await repos.sessions.insert({ idHash, userId: user.id, createdAt: now, expiresAt, ip: meta.ip, userAgent: meta.userAgent });
+      await recordAudit(repos, { userId: user.id, tokenId: null, ...meta }, { action: 'auth.login', targetType: 'user', targetId: user.id }, now);
+    });
+    return { user, sessionToken, csrfToken: this.csrfTokenFor(idHash), expiresAt };
+  }
+
+  /** The session behind a cookie value, or undefined when unknown, expired or the user is disabled. */
+  async resolve(sessionToken: string): Promise<ActiveSession | undefined> {
+    const { store, clock } = this.deps;
+    const idHash = this.hashOf(sessionToken);
+    const session = await store.repos.sessions.find(idHash);
+    if (!session) return undefined;
+    if (session.expiresAt <= clock.now()) {
+      await store.repos.sessions.delete(idHash);
+      return undefined;
+    }
+    const user = await store.repos.users.findById(session.userId);
+    if (!user || user.disabledAt !== null) return undefined;
+    return { user, idHash };
+  }
+
+  csrfTokenFor(idHash: string): string {
+    return hmacBase64Url(this.deps.sessionKey, `csrf:${idHash}`);
+  }
+
+  checkCsrf(idHash: string, presented: string | undefined): boolean {
+    return presented !== undefined && safeEqual(this.csrfTokenFor(idHash), presented);
+  }
+
+  async logout(actor: Actor, idHash: string): Promise<void> {
+    const now = this.deps.clock.now();
+    await this.deps.store.transaction(async (repos) => {
+      await repos.sessions.delete(idHash);
+      await recordAudit(repos, actor, { action: 'auth.logout', targetType: 'user', ...(actor.userId ? { targetId: actor.userId } : {}) }, now);
+    });
+  }
+
+  private hashOf(sessionToken: string): string {
+    return hmacHex(this.deps.sessionKey, `session:${sessionToken}`);
+  }
+}

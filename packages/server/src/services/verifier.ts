@@ -1,0 +1,93 @@
+import { effectiveScopes, grants, parseToken } from '@keyfob/protocol';
+import { StoreUnavailable } from '../errors/keyfob-error.js';
+import type { TokenHasher } from '../crypto/token-hasher.js';
+import { compileAllowList } from '../domain/ip-allowlist.js';
+import type { Pat, User } from '../domain/models.js';
+import type { Store } from '../repositories/store.js';
+import type { Clock } from './clock.js';
+import type { UsageRecorder } from './usage-recorder.js';
+
+export type VerifyFailureReason =
+  | 'malformed'
+  | 'unknown'
+  | 'expired'
+  | 'revoked'
+  | 'owner_disabled'
+  | 'insufficient_scope'
+  | 'ip_denied'
+  | 'audience_mismatch';
+
+export type VerifyOutcome =
+  | { readonly ok: true; readonly pat: Pat; readonly user: User; readonly scopes: readonly string[] }
+  | { readonly ok: false; readonly reason: VerifyFailureReason; readonly missingScope?: string };
+
+export interface VerifyRequirements {
+  /** Every one of these scopes must be granted. */
+  readonly scopes?: readonly string[];
+  /** When given, a token restricted to audiences must list it. */
+  readonly audience?: string;
+  /** The caller's address, checked against the token's allow-list and recorded as last used. */
+  readonly ip?: string | null;
+}
+
+export interface VerifierDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly hasher: TokenHasher;
+  readonly acceptedPrefixes: readonly string[];
+  readonly usage: UsageRecorder;
+  readonly onOutcome?: (reason: VerifyFailureReason | 'ok', seconds: number) => void;
+}
+
+/**
+ * The hot path, in DESIGN's order: format + checksum → HMAC → lookup → not revoked, not expired,
+ * owner active → effective scopes → required scope, audience and IP → record use (write-behind).
+ *
+ * Returns an outcome for every answer about the token; throws StoreUnavailable only when the
+ * store fails, so callers fail closed (503) and never treat a fault as "inactive".
+ */
+export class Verifier {
+  constructor(private readonly deps: VerifierDeps) {}
+
+  async verify(token: string, need: VerifyRequirements = {}): Promise<VerifyOutcome> {
+    const started = process.hrtime.bigint();
+    const outcome = await this.check(token, need);
+    this.deps.onOutcome?.(outcome.ok ? 'ok' : outcome.reason, Number(process.hrtime.bigint() - started) / 1e9);
+    if (outcome.ok) this.deps.usage.record(outcome.pat.id, this.deps.clock.now(), need.ip ?? null);
+    return outcome;
+  }
+
+  private async check(token: string, need: VerifyRequirements): Promise<VerifyOutcome> {
+    if (!parseToken(token, this.deps.acceptedPrefixes).ok) return { ok: false, reason: 'malformed' };
+    let found: { pat: Pat; user: User | undefined } | undefined;
+    try {
+      found = await this.lookup(token);
+    } catch (error) {
+      throw new StoreUnavailable(error);
+    }
+    if (!found) return { ok: false, reason: 'unknown' };
+    const { pat, user } = found;
+    const now = this.deps.clock.now();
+    if (pat.revokedAt !== null && pat.revokedAt.getTime() <= now) return { ok: false, reason: 'revoked' };
+    if (pat.expiresAt !== null && pat.expiresAt.getTime() <= now) return { ok: false, reason: 'expired' };
+    if (!user || user.disabledAt !== null) return { ok: false, reason: 'owner_disabled' };
+    const scopes = effectiveScopes(pat.scopes, user.role === 'admin');
+    const missingScope = need.scopes?.find((s) => !grants(scopes, s));
+    if (missingScope !== undefined) return { ok: false, reason: 'insufficient_scope', missingScope };
+    if (need.audience !== undefined && pat.audiences.length > 0 && !pat.audiences.includes(need.audience)) {
+      return { ok: false, reason: 'audience_mismatch' };
+    }
+    const allowed = compileAllowList(pat.allowedIps);
+    if (allowed && (!need.ip || !allowed(need.ip))) return { ok: false, reason: 'ip_denied' };
+    return { ok: true, pat, user, scopes };
+  }
+
+  private async lookup(token: string): Promise<{ pat: Pat; user: User | undefined } | undefined> {
+    const { repos } = this.deps.store;
+    for (const digest of this.deps.hasher.candidates(token)) {
+      const pat = await repos.pats.findByHash(digest.hash);
+      if (pat && pat.pepperKeyId === digest.keyId) return { pat, user: await repos.users.findById(pat.userId) };
+    }
+    return undefined;
+  }
+}
