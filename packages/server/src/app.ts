@@ -8,6 +8,7 @@ import type { Container } from './container.js';
 import { createAuthenticator } from './http/plugins/authenticate.js';
 import { registerApiGuards } from './http/plugins/api-guards.js';
 import { registerErrorHandler } from './http/plugins/error-handler.js';
+import { registerValidation } from './http/plugins/validation.js';
 import { loggerOptions } from './http/logging.js';
 import { healthRoutes } from './http/routes/ops/health.js';
 import { setupAndAuthRoutes } from './http/routes/api/setup-auth.js';
@@ -28,10 +29,10 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
     trustProxy: config.trustProxy,
     bodyLimit: config.bodyLimitBytes,
     return503OnClosing: true,
-    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
   });
 
   registerErrorHandler(app);
+  registerValidation(app);
   await app.register(cookie);
   await app.register(swagger, {
     openapi: {

@@ -21,6 +21,7 @@ import {
 } from '@keyfob/protocol';
 import { actorOf } from '../../../services/principal.js';
 import { presentAuditEvent, presentPat, presentScope, presentUser } from '../../presenters.js';
+import { optionalBody } from '../../plugins/validation.js';
 import { IdParams, NoContent, errorResponses, paginate, parseTime } from './common.js';
 import type { ApiDeps } from './deps.js';
 
@@ -98,8 +99,8 @@ export function adminRoutes(app: FastifyInstance, deps: ApiDeps): void {
   api.get('/admin/tokens/:id', { onRequest: read, schema: { tags: tokens, summary: 'One token', params: IdParams, response: { 200: Pat, ...errorResponses } } }, async (request) =>
     presentPat(await deps.pats.get(request.params.id), now()),
   );
-  api.delete('/admin/tokens/:id', { onRequest: write, schema: { tags: tokens, summary: 'Revoke any token (idempotent)', params: IdParams, body: Type.Optional(RevokeBody), response: { 204: NoContent, ...errorResponses } } }, async (request, reply) => {
-    await deps.pats.revoke(actorOf(request.principal), request.params.id, request.body?.reason);
+  api.delete('/admin/tokens/:id', { onRequest: write, preValidation: optionalBody, schema: { tags: tokens, summary: 'Revoke any token (idempotent)', params: IdParams, body: RevokeBody, response: { 204: NoContent, ...errorResponses } } }, async (request, reply) => {
+    await deps.pats.revoke(actorOf(request.principal), request.params.id, request.body.reason);
     return reply.code(204).send(null);
   });
   api.post(

@@ -5,6 +5,7 @@ import { CreatePatBody, CreatedPat, Page, PageQuery, Pat, RevokeBody, RotatePatB
 import { KeyfobError } from '../../../errors/keyfob-error.js';
 import { actorOf } from '../../../services/principal.js';
 import { presentPat, presentUser } from '../../presenters.js';
+import { optionalBody } from '../../plugins/validation.js';
 import { IdParams, NoContent, errorResponses, paginate } from './common.js';
 import type { ApiDeps } from './deps.js';
 
@@ -70,18 +71,18 @@ export function meRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   api.delete(
     '/me/tokens/:id',
-    { onRequest: deps.auth({ scope: 'tokens:write' }), schema: { tags, summary: 'Revoke an own token (idempotent)', params: IdParams, body: Type.Optional(RevokeBody), response: { 204: NoContent, ...errorResponses } } },
+    { onRequest: deps.auth({ scope: 'tokens:write' }), preValidation: optionalBody, schema: { tags, summary: 'Revoke an own token (idempotent)', params: IdParams, body: RevokeBody, response: { 204: NoContent, ...errorResponses } } },
     async (request, reply) => {
-      await deps.pats.revoke(actorOf(request.principal), request.params.id, request.body?.reason, request.principal.user.id);
+      await deps.pats.revoke(actorOf(request.principal), request.params.id, request.body.reason, request.principal.user.id);
       return reply.code(204).send(null);
     },
   );
 
   api.post(
     '/me/tokens/:id/rotate',
-    { onRequest: deps.auth({ scope: 'tokens:write' }), schema: { tags, summary: 'New secret with the same settings; the old one stops (after the grace period)', params: IdParams, body: Type.Optional(RotatePatBody), response: { 201: CreatedPat, ...errorResponses } } },
+    { onRequest: deps.auth({ scope: 'tokens:write' }), preValidation: optionalBody, schema: { tags, summary: 'New secret with the same settings; the old one stops (after the grace period)', params: IdParams, body: RotatePatBody, response: { 201: CreatedPat, ...errorResponses } } },
     async (request, reply) => {
-      const created = await deps.pats.rotate(request.principal, request.params.id, request.body?.gracePeriodSeconds, request.principal.user.id);
+      const created = await deps.pats.rotate(request.principal, request.params.id, request.body.gracePeriodSeconds, request.principal.user.id);
       return reply.code(201).send({ token: created.token, pat: presentPat(created.pat, now()) });
     },
   );

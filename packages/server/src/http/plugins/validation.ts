@@ -1,0 +1,26 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Ajv, type Options } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+
+// ajv-formats is CommonJS; under NodeNext its default export arrives wrapped.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+const base: Options = { useDefaults: true, removeAdditional: false, allErrors: false, strict: false };
+
+/**
+ * Two validators: query strings are text and need coercion ("50" → 50); JSON bodies must not be
+ * coerced, or `expiresInDays: 0` would quietly become `null` (never expires) through a
+ * nullable union.
+ */
+export function registerValidation(app: FastifyInstance): void {
+  const strict = addFormats(new Ajv({ ...base, coerceTypes: false }));
+  const coercing = addFormats(new Ajv({ ...base, coerceTypes: 'array' }));
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
+  // Only JSON bodies are accepted on the API; anything else is a 415 rather than a confusing 400.
+  app.removeContentTypeParser('text/plain');
+}
+
+/** For routes whose JSON body is optional: an absent body validates as `{}`. */
+export async function optionalBody(request: FastifyRequest): Promise<void> {
+  if (request.body === undefined || request.body === null) request.body = {};
+}

@@ -1,0 +1,105 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { DIALECTS, type TestDatabase } from '../helpers/dialects.js';
+import {
+  bearer,
+  createToken,
+  deleteToken,
+  killAllServers,
+  login,
+  selfStatus,
+  sessionHeaders,
+  setupAdmin,
+  startServer,
+  storeEnv,
+  type HttpSession,
+  type ServerProcess,
+} from '../helpers/server-process.js';
+
+/**
+ * The real server process across graceful restarts: SIGTERM exits 0 after flushing the
+ * write-behind usage; tokens and revocations survive a restart on the same store.
+ */
+const ADMIN = { username: 'admin', password: 'admin-password-1' };
+
+for (const dialect of DIALECTS) {
+  describe.skipIf(!dialect.available)(`process restart (${dialect.name})`, () => {
+    let db: TestDatabase | undefined;
+
+    afterEach(async () => {
+      await killAllServers();
+      await db?.drop();
+      db = undefined;
+    });
+
+    it('flushes last use on SIGTERM, keeps tokens across restarts and keeps revocations', { timeout: 120_000 }, async () => {
+      db = await dialect.create();
+      // Only the shutdown flush can write last use: the periodic flush is 10 minutes away.
+      const env = { ...storeEnv(dialect.name, db), KEYFOB_USAGE_FLUSH_MS: '600000' };
+
+      // --- first run: set up, create a token, use it
+      let server: ServerProcess = await startServer(env);
+      const admin: HttpSession = await setupAdmin(server, ADMIN.username, ADMIN.password);
+      expect(admin.user.role).toBe('admin');
+      const { token, id } = await createToken(server, admin, 'ci');
+
+      const used = await server.fetch('/api/v1/me/tokens', { headers: bearer(token) });
+      expect(used.status).toBe(200);
+      const list = await used.json();
+      expect(list.items.map((p: { id: string }) => p.id)).toContain(id);
+
+      // The use is still pending in memory: nothing has written it yet.
+      const before = await server.fetch(`/api/v1/me/tokens/${id}`, { headers: sessionHeaders(admin) });
+      expect(before.status).toBe(200);
+      expect((await before.json()).lastUsedAt).toBeNull();
+
+      const firstExit = await server.stop('SIGTERM');
+      expect(firstExit).toEqual({ code: 0, signal: null });
+
+      // --- second run: the shutdown flush wrote last use; the token still works; revoke it
+      server = await startServer(env);
+      const signedIn = await login(server, ADMIN.username, ADMIN.password);
+      expect(signedIn.status).toBe(200);
+      const session = signedIn.session!;
+
+      const after = await server.fetch(`/api/v1/me/tokens/${id}`, { headers: sessionHeaders(session) });
+      expect(after.status).toBe(200);
+      const pat = await after.json();
+      expect(pat.lastUsedAt).not.toBeNull();
+      expect(Number.isNaN(Date.parse(pat.lastUsedAt))).toBe(false);
+      expect(pat.lastUsedIp).toBe('127.0.0.1');
+      expect(pat.revokedAt).toBeNull();
+
+      const self = await selfStatus(server, token);
+      expect(self.status).toBe(200);
+      expect(self.body.id).toBe(id);
+
+      const revoked = await deleteToken(server, session, id);
+      expect(revoked.status).toBe(204);
+      const refusedNow = await selfStatus(server, token);
+      expect(refusedNow.status).toBe(401);
+      expect(refusedNow.body.error).toBe('invalid_token');
+
+      const secondExit = await server.stop('SIGTERM');
+      expect(secondExit).toEqual({ code: 0, signal: null });
+
+      // --- third run: the revocation held
+      server = await startServer(env);
+      const refused = await selfStatus(server, token);
+      expect(refused.status).toBe(401);
+      expect(refused.body.error).toBe('invalid_token');
+      expect(refused.challenge).toMatch(/error="invalid_token"/);
+      const listed = await server.fetch('/api/v1/me/tokens', { headers: bearer(token) });
+      expect(listed.status).toBe(401);
+
+      const again = await login(server, ADMIN.username, ADMIN.password);
+      expect(again.status).toBe(200);
+      const stored = await server.fetch(`/api/v1/me/tokens/${id}`, { headers: sessionHeaders(again.session!) });
+      expect(stored.status).toBe(200);
+      const storedPat = await stored.json();
+      expect(storedPat.revokedAt).not.toBeNull();
+      expect(storedPat.status).toBe('revoked');
+
+      expect(await server.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    });
+  });
+}
