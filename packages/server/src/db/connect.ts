@@ -35,8 +35,13 @@ export function createDb(config: DatabaseConfig): Kysely<DB> {
         oid === PG_INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   });
-  // An idle client that loses its connection emits here; without a listener the process dies.
+  // A client whose backend dies emits 'error': idle ones through the pool, checked-out ones on
+  // themselves. Without listeners that is an uncaught exception; the failed query itself still
+  // rejects and is answered 503 by the caller.
   pool.on('error', () => {});
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
 }
 

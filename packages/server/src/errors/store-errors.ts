@@ -3,7 +3,7 @@
  * locked) as opposed to a bug. Those become 503 + Retry-After; everything else stays a 500.
  */
 const PG_UNAVAILABLE_CLASSES = ['08', '53', '57', '58'];
-const PG_UNAVAILABLE_CODES = new Set(['25006', '40001', '40P01', '55P03']);
+const PG_UNAVAILABLE_CODES = new Set(['25006', '40001', '40P01', '55000', '55P03']);
 const NODE_NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
 const SQLITE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|READONLY|CANTOPEN|CORRUPT|NOTADB|PROTOCOL)/;
 const MESSAGES = [

@@ -115,6 +115,7 @@ for (const dialect of DIALECTS) {
         }
       };
       await Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)));
+      console.log("DIAG", dialect.name, { acks, outstandingAtKill, failures, burst: burstCreated.length, revoked: revokedIds.size, unack: unacknowledgedRevocations.size });
 
       const exit = await server.exited;
       expect(exit.signal).toBe('SIGKILL');
