@@ -266,7 +266,7 @@ const json = (body: unknown): RequestInit => ({ body: JSON.stringify(body), head
 
 export async function setupAdmin(server: ServerProcess, username: string, password: string): Promise<HttpSession> {
   const res = await server.fetch('/api/v1/setup', { method: 'POST', ...json({ username, password }) });
-  const body = await res.json();
+  const body = await readJson(res);
   expect(res.status, JSON.stringify(body)).toBe(201);
   return sessionFrom(res, body);
 }
@@ -274,7 +274,7 @@ export async function setupAdmin(server: ServerProcess, username: string, passwo
 /** POST /api/v1/auth/login; returns the response and, on 200, the session. */
 export async function login(server: ServerProcess, username: string, password: string): Promise<{ status: number; session?: HttpSession; body: unknown }> {
   const res = await server.fetch('/api/v1/auth/login', { method: 'POST', ...json({ username, password }) });
-  const body = await res.json();
+  const body = await readJson(res);
   return res.status === 200 ? { status: 200, session: sessionFrom(res, body), body } : { status: res.status, body };
 }
 
@@ -302,7 +302,7 @@ export function postToken(server: ServerProcess, session: HttpSession, name: str
 
 export async function createToken(server: ServerProcess, session: HttpSession, name: string): Promise<CreatedToken> {
   const res = await postToken(server, session, name);
-  const body = await res.json();
+  const body = await readJson(res);
   expect(res.status, JSON.stringify(body)).toBe(201);
   return { token: body.token, id: body.pat.id };
 }
@@ -325,4 +325,10 @@ export function storeEnv(dialect: 'sqlite' | 'postgres', db: { url: string; dir:
   return dialect === 'postgres'
     ? { KEYFOB_DATA_DIR: db.dir, DATABASE_URL: db.url, KEYFOB_SECRET: PG_SECRET }
     : { KEYFOB_DATA_DIR: db.dir, DATABASE_URL: undefined, KEYFOB_SECRET: undefined };
+}
+
+/** The JSON body of a response, untyped (tests assert on its fields). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function readJson(res: Response): Promise<any> {
+  return (await res.json()) as unknown;
 }

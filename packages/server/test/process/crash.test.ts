@@ -6,6 +6,7 @@ import {
   createToken,
   deleteToken,
   killAllServers,
+  readJson,
   login,
   postToken,
   selfStatus,
@@ -98,7 +99,7 @@ for (const dialect of DIALECTS) {
             } else {
               const res = await postToken(server, admin, `burst-${n}`);
               if (res.status === 201) {
-                const body = await res.json();
+                const body = await readJson(res);
                 burstCreated.push({ token: body.token, id: body.pat.id });
                 outstanding--;
                 ack();
@@ -115,7 +116,6 @@ for (const dialect of DIALECTS) {
         }
       };
       await Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)));
-      console.log("DIAG", dialect.name, { acks, outstandingAtKill, failures, burst: burstCreated.length, revoked: revokedIds.size, unack: unacknowledgedRevocations.size });
 
       const exit = await server.exited;
       expect(exit.signal).toBe('SIGKILL');
@@ -160,7 +160,7 @@ for (const dialect of DIALECTS) {
           headers: sessionHeaders(signedIn.session!),
         });
         expect(res.status).toBe(200);
-        const page = await res.json();
+        const page = await readJson(res);
         for (const p of page.items) listed.set(p.id, p);
         cursor = page.nextCursor;
       } while (cursor);

@@ -6,6 +6,7 @@ import {
   bearer,
   createToken,
   killAllServers,
+  readJson,
   login,
   runCli,
   runServerToExit,
@@ -74,7 +75,7 @@ describe('process lifecycle (sqlite)', () => {
     let server = await startServer({ ...env, ...boot });
     const setup = await server.fetch('/api/v1/setup');
     expect(setup.status).toBe(200);
-    expect((await setup.json()).needed).toBe(false);
+    expect((await readJson(setup)).needed).toBe(false);
     // Setup is closed: nobody can claim the first admin any more.
     const claim = await server.fetch('/api/v1/setup', {
       method: 'POST',
@@ -118,7 +119,7 @@ describe('process lifecycle (sqlite)', () => {
 
     const server = await startServer(env);
     const setup = await server.fetch('/api/v1/setup');
-    expect((await setup.json()).needed).toBe(false);
+    expect((await readJson(setup)).needed).toBe(false);
     const alice = await login(server, 'alice', 'alice-password-1');
     expect(alice.status).toBe(200);
     expect(alice.session!.user.username).toBe('alice');
@@ -155,7 +156,7 @@ describe('process lifecycle (sqlite)', () => {
     for (const path of [`/api/v1/tokens/self?access_token=${token}`, `/api/v1/me/tokens?access_token=${token}`, `/api/v1/tokens/self?token=${token}`]) {
       const res = await server.fetch(path);
       expect(res.status, path).toBe(400);
-      expect((await res.json()).error).toBe('invalid_request');
+      expect((await readJson(res)).error).toBe('invalid_request');
     }
     const form = await server.fetch('/api/v1/me/tokens', {
       method: 'POST',
@@ -163,7 +164,7 @@ describe('process lifecycle (sqlite)', () => {
       body: `access_token=${token}&name=x`,
     });
     expect(form.status).toBe(400);
-    expect((await form.json()).error).toBe('invalid_request');
+    expect((await readJson(form)).error).toBe('invalid_request');
     // A wrong-scheme header carrying the token is also refused without echoing it.
     const basic = await server.fetch('/api/v1/tokens/self', { headers: { authorization: `Token ${token}` } });
     expect(basic.status).toBe(400);

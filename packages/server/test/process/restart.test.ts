@@ -5,6 +5,7 @@ import {
   createToken,
   deleteToken,
   killAllServers,
+  readJson,
   login,
   selfStatus,
   sessionHeaders,
@@ -44,13 +45,13 @@ for (const dialect of DIALECTS) {
 
       const used = await server.fetch('/api/v1/me/tokens', { headers: bearer(token) });
       expect(used.status).toBe(200);
-      const list = await used.json();
+      const list = await readJson(used);
       expect(list.items.map((p: { id: string }) => p.id)).toContain(id);
 
       // The use is still pending in memory: nothing has written it yet.
       const before = await server.fetch(`/api/v1/me/tokens/${id}`, { headers: sessionHeaders(admin) });
       expect(before.status).toBe(200);
-      expect((await before.json()).lastUsedAt).toBeNull();
+      expect((await readJson(before)).lastUsedAt).toBeNull();
 
       const firstExit = await server.stop('SIGTERM');
       expect(firstExit).toEqual({ code: 0, signal: null });
@@ -63,7 +64,7 @@ for (const dialect of DIALECTS) {
 
       const after = await server.fetch(`/api/v1/me/tokens/${id}`, { headers: sessionHeaders(session) });
       expect(after.status).toBe(200);
-      const pat = await after.json();
+      const pat = await readJson(after);
       expect(pat.lastUsedAt).not.toBeNull();
       expect(Number.isNaN(Date.parse(pat.lastUsedAt))).toBe(false);
       expect(pat.lastUsedIp).toBe('127.0.0.1');
@@ -95,7 +96,7 @@ for (const dialect of DIALECTS) {
       expect(again.status).toBe(200);
       const stored = await server.fetch(`/api/v1/me/tokens/${id}`, { headers: sessionHeaders(again.session!) });
       expect(stored.status).toBe(200);
-      const storedPat = await stored.json();
+      const storedPat = await readJson(stored);
       expect(storedPat.revokedAt).not.toBeNull();
       expect(storedPat.status).toBe('revoked');
 
