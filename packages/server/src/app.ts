@@ -68,7 +68,7 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   const deps: ApiDeps = {
     auth: createAuthenticator({ verifier: container.verifier, sessions: container.sessions }),
     clock: container.clock,
-    store: container.store,
+    audit: container.audit,
     users: container.users,
     sessions: container.sessions,
     pats: container.pats,

@@ -10,6 +10,7 @@ import { SYSTEM_ACTOR } from './domain/models.js';
 import { Metrics } from './http/metrics.js';
 import { Store } from './repositories/store.js';
 import { systemClock, type Clock } from './services/clock.js';
+import { AuditService } from './services/audit-service.js';
 import { PatService } from './services/pat-service.js';
 import { PolicyService } from './services/policy-service.js';
 import { ScopeService } from './services/scope-service.js';
@@ -31,6 +32,7 @@ export interface Container {
   readonly pats: PatService;
   readonly policy: PolicyService;
   readonly scopes: ScopeService;
+  readonly audit: AuditService;
   /** Flushes pending usage and closes the store. */
   close(): Promise<void>;
 }
@@ -64,6 +66,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const policy = new PolicyService({ store, clock });
   const scopes = new ScopeService({ store, clock });
   const users = new UserService({ store, clock });
+  const audit = new AuditService({ store });
   const sessions = new SessionService({ store, clock, sessionKey: keys.sessionKey, ttlSeconds: config.sessionTtlSeconds });
   const pats = new PatService({ store, clock, hasher, policy, scopes, tokenPrefix: config.tokenPrefix });
   const verifier = new Verifier({
@@ -83,7 +86,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
 
   let closed: Promise<void> | undefined;
   return {
-    config, clock, store, metrics, hasher, usage, verifier, users, sessions, pats, policy, scopes,
+    config, clock, store, metrics, hasher, usage, verifier, users, sessions, pats, policy, scopes, audit,
     close() {
       closed ??= (async () => {
         await usage.stop();

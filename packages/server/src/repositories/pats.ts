@@ -1,7 +1,8 @@
 import type { Expression, ExpressionBuilder, Kysely, Selectable, SqlBool } from 'kysely';
 import type { TokenStatus } from '@keyfob/protocol';
 import type { DB, PatsTable } from '../db/types.js';
-import type { Pat } from '../domain/models.js';
+import type { Pat, User } from '../domain/models.js';
+import { toUser } from './users.js';
 import type { Cursor } from '../domain/cursor.js';
 import { decodeJsonArray, encodeJson, toDate } from './json.js';
 import { beforeCursor, likeContains } from './sql-helpers.js';
@@ -137,6 +138,43 @@ export class PatsRepository {
   async findByHash(hash: string): Promise<Pat | undefined> {
     const row = await this.db.selectFrom('pats').selectAll().where('token_hash', '=', hash).executeTakeFirst();
     return row && toPat(row);
+  }
+
+  /** The hot-path read: a token and its owner in one round trip. */
+  async findByHashWithOwner(hash: string): Promise<{ pat: Pat; owner: User } | undefined> {
+    const row = await this.db
+      .selectFrom('pats')
+      .innerJoin('users', 'users.id', 'pats.user_id')
+      .selectAll('pats')
+      .select([
+        'users.username as owner_username',
+        'users.username_key as owner_username_key',
+        'users.display_name as owner_display_name',
+        'users.email as owner_email',
+        'users.password_hash as owner_password_hash',
+        'users.role as owner_role',
+        'users.disabled_at as owner_disabled_at',
+        'users.notifications as owner_notifications',
+        'users.created_at as owner_created_at',
+        'users.updated_at as owner_updated_at',
+      ])
+      .where('pats.token_hash', '=', hash)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const owner = toUser({
+      id: row.user_id,
+      username: row.owner_username,
+      username_key: row.owner_username_key,
+      display_name: row.owner_display_name,
+      email: row.owner_email,
+      password_hash: row.owner_password_hash,
+      role: row.owner_role,
+      disabled_at: row.owner_disabled_at,
+      notifications: row.owner_notifications,
+      created_at: row.owner_created_at,
+      updated_at: row.owner_updated_at,
+    });
+    return { pat: toPat(row), owner };
   }
 
   async list(filter: PatFilter, now: number, cursor: Cursor | undefined, limit: number): Promise<Pat[]> {

@@ -31,7 +31,7 @@ export interface UserFilter {
   readonly q?: string | undefined;
 }
 
-function toUser(row: Selectable<UsersTable>): User {
+export function toUser(row: Selectable<UsersTable>): User {
   return {
     id: row.id,
     username: row.username,

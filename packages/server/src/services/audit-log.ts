@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newId } from '../domain/ids.js';
 import type { Repositories } from '../repositories/store.js';
 import type { Actor } from '../domain/models.js';
 
@@ -15,7 +15,7 @@ export interface AuditEntry {
  */
 export function recordAudit(repos: Repositories, actor: Actor, entry: AuditEntry, now: number): Promise<void> {
   return repos.audit.insert({
-    id: randomUUID(),
+    id: newId(now),
     createdAt: new Date(now),
     action: entry.action,
     actorUserId: actor.userId,

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newId } from '../domain/ids.js';
 import { generateToken, grants, isAdminScope, type CreatePatBody, type TokenStatus, type UpdatePatBody } from '@keyfob/protocol';
 import { Conflict, InsufficientScope, KeyfobError, NotFound, PolicyViolation, ValidationError } from '../errors/keyfob-error.js';
 import type { TokenHasher } from '../crypto/token-hasher.js';
@@ -72,7 +72,7 @@ export class PatService {
       }
       if (await repos.pats.activeNameTaken(principal.user.id, name, now)) throw new Conflict(`name: you already have an active token named "${name}"`);
       const created = await repos.pats.insert({
-        id: randomUUID(),
+        id: newId(now),
         userId: principal.user.id,
         name,
         description: body.description ?? '',
@@ -165,7 +165,7 @@ export class PatService {
       await repos.pats.revoke(old.id, now + grace * 1000, principal.user.id, 'rotated');
       const expiresAt = rotationExpiry(policy, old.createdAt.getTime(), old.expiresAt?.getTime() ?? null, now);
       const pat = await repos.pats.insert({
-        id: randomUUID(),
+        id: newId(now),
         userId: old.userId,
         name: old.name,
         description: old.description,

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newId } from '../domain/ids.js';
 import type { CreateUserBody, Role, SetupBody, UpdateMeBody, UpdateUserBody } from '@keyfob/protocol';
 import { Conflict, KeyfobError, NotFound, ValidationError } from '../errors/keyfob-error.js';
 import { hashPassword, verifyPassword } from '../crypto/passwords.js';
@@ -59,7 +59,7 @@ export class UserService {
 
   private async insertUser(repos: Repositories, actor: Actor, input: Omit<NewUserInput, 'password'>, passwordHash: string, now: number): Promise<User> {
     const user = await repos.users.insert({
-      id: randomUUID(),
+      id: newId(now),
       username: input.username,
       displayName: input.displayName ?? input.username,
       email: input.email ?? null,

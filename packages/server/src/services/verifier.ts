@@ -59,7 +59,7 @@ export class Verifier {
 
   private async check(token: string, need: VerifyRequirements): Promise<VerifyOutcome> {
     if (!parseToken(token, this.deps.acceptedPrefixes).ok) return { ok: false, reason: 'malformed' };
-    let found: { pat: Pat; user: User | undefined } | undefined;
+    let found: { pat: Pat; user: User } | undefined;
     try {
       found = await this.lookup(token);
     } catch (error) {
@@ -70,7 +70,7 @@ export class Verifier {
     const now = this.deps.clock.now();
     if (pat.revokedAt !== null && pat.revokedAt.getTime() <= now) return { ok: false, reason: 'revoked' };
     if (pat.expiresAt !== null && pat.expiresAt.getTime() <= now) return { ok: false, reason: 'expired' };
-    if (!user || user.disabledAt !== null) return { ok: false, reason: 'owner_disabled' };
+    if (user.disabledAt !== null) return { ok: false, reason: 'owner_disabled' };
     const scopes = effectiveScopes(pat.scopes, user.role === 'admin');
     const missingScope = need.scopes?.find((s) => !grants(scopes, s));
     if (missingScope !== undefined) return { ok: false, reason: 'insufficient_scope', missingScope };
@@ -82,11 +82,10 @@ export class Verifier {
     return { ok: true, pat, user, scopes };
   }
 
-  private async lookup(token: string): Promise<{ pat: Pat; user: User | undefined } | undefined> {
-    const { repos } = this.deps.store;
+  private async lookup(token: string): Promise<{ pat: Pat; user: User } | undefined> {
     for (const digest of this.deps.hasher.candidates(token)) {
-      const pat = await repos.pats.findByHash(digest.hash);
-      if (pat && pat.pepperKeyId === digest.keyId) return { pat, user: await repos.users.findById(pat.userId) };
+      const found = await this.deps.store.repos.pats.findByHashWithOwner(digest.hash);
+      if (found && found.pat.pepperKeyId === digest.keyId) return { pat: found.pat, user: found.owner };
     }
     return undefined;
   }

@@ -137,7 +137,7 @@ export function adminRoutes(app: FastifyInstance, deps: ApiDeps): void {
   api.get('/admin/audit', { onRequest: read, schema: { tags: ['admin: audit'], summary: 'Audit events, newest first', querystring: AuditQuery, response: { 200: Page(AuditEvent), ...errorResponses } } }, async (request) => {
     const { action, actorUserId, targetId, since, until } = request.query;
     const filter = { action, actorUserId, targetId, since: parseTime('since', since), until: parseTime('until', until) };
-    const page = await paginate(request.query, (cursor, limit) => deps.store.repos.audit.list(filter, cursor, limit), byCreated);
+    const page = await paginate(request.query, (cursor, limit) => deps.audit.list(filter, cursor, limit), byCreated);
     return { items: page.items.map(presentAuditEvent), nextCursor: page.nextCursor };
   });
 }

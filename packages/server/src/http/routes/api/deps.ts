@@ -5,13 +5,13 @@ import type { PolicyService } from '../../../services/policy-service.js';
 import type { ScopeService } from '../../../services/scope-service.js';
 import type { SessionService } from '../../../services/session-service.js';
 import type { UserService } from '../../../services/user-service.js';
-import type { Store } from '../../../repositories/store.js';
+import type { AuditService } from '../../../services/audit-service.js';
 
 /** What the API route modules need: services, the authentication hook factory, and the clock. */
 export interface ApiDeps {
   readonly auth: Authenticator;
   readonly clock: Clock;
-  readonly store: Store;
+  readonly audit: AuditService;
   readonly users: UserService;
   readonly sessions: SessionService;
   readonly pats: PatService;

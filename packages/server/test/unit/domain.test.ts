@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileAllowList, normalizeIpOrCidr } from '../../src/domain/ip-allowlist.js';
 import { decodeCursor, encodeCursor } from '../../src/domain/cursor.js';
+import { newId } from '../../src/domain/ids.js';
 
 describe('IP allow-lists', () => {
   it('normalises addresses and CIDRs and rejects the rest', () => {
@@ -28,5 +29,13 @@ describe('cursors', () => {
     expect(decodeCursor(encodeCursor({ at: 5, id: 'x' }))).toEqual({ at: 5, id: 'x' });
     expect(decodeCursor(undefined)).toBeUndefined();
     expect(() => decodeCursor('garbage')).toThrow();
+  });
+});
+
+describe('ids', () => {
+  it('are UUIDv7 and sort in creation order, also within one millisecond', () => {
+    const ids = [newId(1000), newId(1000), newId(1000), newId(1001), newId(2000)];
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect([...ids].sort()).toEqual(ids);
   });
 });
