@@ -3,6 +3,7 @@ import type { Role, TokenStatus } from '@keyfob/protocol';
 import { loadConfig } from '../config/load.js';
 import { createDb } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrate.js';
+import { lockDataDir } from '../db/data-dir-lock.js';
 import { SYSTEM_ACTOR } from '../domain/models.js';
 import { openContainer } from '../runtime.js';
 import { serve } from '../serve.js';
@@ -52,12 +53,14 @@ export function buildProgram(): Command {
     .description('bring the database schema up to date and exit')
     .action(async () => {
       const config = loadConfig();
+      const release = config.database.kind === 'sqlite' ? lockDataDir(config.dataDir) : () => {};
       const db = createDb(config.database);
       try {
         const results = await migrateToLatest(db);
         console.log(results.length === 0 ? 'schema is up to date' : results.map((r) => `${r.status}: ${r.migrationName}`).join('\n'));
       } finally {
         await db.destroy();
+        release();
       }
     });
 

@@ -81,7 +81,46 @@ export interface AuditEventsTable {
   details: string;
 }
 
+export interface OAuthClientsTable {
+  id: string;
+  name: string;
+  secret_hash: string;
+  secret_key_id: string;
+  grant_types: string;
+  allowed_audiences: string;
+  /** JSON list; null means no ceiling beyond the PAT's own scopes. */
+  allowed_scopes: string | null;
+  can_introspect: number;
+  disabled_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export type SigningKeyStatus = 'next' | 'active' | 'retired';
+
+export interface SigningKeysTable {
+  kid: string;
+  alg: string;
+  public_jwk: string;
+  /** PKCS#8 PEM encrypted with AES-256-GCM under a key derived from KEYFOB_SECRET. */
+  private_key: string;
+  status: SigningKeyStatus;
+  created_at: number;
+  activated_at: number | null;
+  retired_at: number | null;
+  /** When a retired key leaves the JWKS: after every token it signed has expired. */
+  unpublish_at: number | null;
+}
+
+export interface RevokedJwtsTable {
+  jti: string;
+  expires_at: number;
+}
+
 export interface DB {
+  oauth_clients: OAuthClientsTable;
+  signing_keys: SigningKeysTable;
+  revoked_jwts: RevokedJwtsTable;
   users: UsersTable;
   sessions: SessionsTable;
   pats: PatsTable;
