@@ -242,3 +242,67 @@ export const PageQuery = {
   cursor: Type.Optional(Type.String({ maxLength: 200 })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
 };
+
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export const PAT_TOKEN_TYPE = 'urn:keyfob:params:oauth:token-type:personal_access_token';
+export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
+
+export const OAuthClient = Type.Object({
+  clientId: Type.String(),
+  name: Type.String(),
+  grantTypes: Type.Array(Type.String()),
+  allowedAudiences: Type.Array(Type.String(), { description: 'empty: any audience' }),
+  allowedScopes: Nullable(Type.Array(Type.String(), { description: 'ceiling on exchanged scopes; null: none' })),
+  introspection: Type.Boolean({ description: 'may call /oauth/introspect' }),
+  disabled: Type.Boolean(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type OAuthClientDto = Static<typeof OAuthClient>;
+
+export const CreatedOAuthClient = Type.Intersect([
+  OAuthClient,
+  Type.Object({ clientSecret: Type.String({ description: 'returned in this response only' }) }),
+]);
+export type CreatedOAuthClientDto = Static<typeof CreatedOAuthClient>;
+
+const Audiences = Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { maxItems: 50 });
+
+export const CreateClientBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100 }),
+    grantTypes: Type.Optional(Type.Array(Type.Literal(TOKEN_EXCHANGE_GRANT), { minItems: 1, maxItems: 1 })),
+    allowedAudiences: Type.Optional(Audiences),
+    allowedScopes: Type.Optional(Nullable(Type.Array(ScopeName, { maxItems: 100 }))),
+    introspection: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type CreateClientBody = Static<typeof CreateClientBody>;
+
+export const UpdateClientBody = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    allowedAudiences: Type.Optional(Audiences),
+    allowedScopes: Type.Optional(Nullable(Type.Array(ScopeName, { maxItems: 100 }))),
+    introspection: Type.Optional(Type.Boolean()),
+    disabled: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type UpdateClientBody = Static<typeof UpdateClientBody>;
+
+export const SigningKeyStatus = Type.Union([Type.Literal('next'), Type.Literal('active'), Type.Literal('retired')]);
+
+export const SigningKey = Type.Object({
+  kid: Type.String(),
+  alg: Type.String(),
+  status: SigningKeyStatus,
+  createdAt: Timestamp,
+  activatedAt: NullableTimestamp,
+  retiredAt: NullableTimestamp,
+  unpublishAt: NullableTimestamp,
+  publicJwk: Type.Record(Type.String(), Type.Unknown()),
+});
+export type SigningKeyDto = Static<typeof SigningKey>;

@@ -14,6 +14,9 @@ import { healthRoutes } from './http/routes/ops/health.js';
 import { setupAndAuthRoutes } from './http/routes/api/setup-auth.js';
 import { meRoutes } from './http/routes/api/me.js';
 import { adminRoutes } from './http/routes/api/admin.js';
+import { adminOAuthRoutes } from './http/routes/api/admin-oauth.js';
+import { oauthRoutes } from './http/routes/oauth/oauth-routes.js';
+import { wellKnownRoutes } from './http/routes/oauth/well-known.js';
 import type { ApiDeps } from './http/routes/api/deps.js';
 
 export interface BuildAppOptions {
@@ -82,9 +85,12 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
       setupAndAuthRoutes(api, deps);
       meRoutes(api, deps);
       adminRoutes(api, deps);
+      adminOAuthRoutes(api, { ...deps, clients: container.clients, keys: container.signingKeys });
     },
     { prefix: '/api/v1' },
   );
+  wellKnownRoutes(app, { issuer: config.baseUrl, keys: container.signingKeys, scopes: container.scopes, alg: config.jwtAlg });
+  await app.register(oauthRoutes, { clients: container.clients, exchange: container.exchange, introspection: container.introspection });
 
   app.addHook('onClose', async () => {
     await container.close();

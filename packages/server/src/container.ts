@@ -11,6 +11,12 @@ import { Metrics } from './http/metrics.js';
 import { Store } from './repositories/store.js';
 import { systemClock, type Clock } from './services/clock.js';
 import { AuditService } from './services/audit-service.js';
+import { ClientService } from './services/client-service.js';
+import { ExchangedTokens } from './services/exchanged-tokens.js';
+import { Introspection } from './services/introspection.js';
+import { SigningKeyService } from './services/signing-key-service.js';
+import { TokenExchange } from './services/token-exchange.js';
+import { SealedBox } from './crypto/sealed-box.js';
 import { PatService } from './services/pat-service.js';
 import { PolicyService } from './services/policy-service.js';
 import { ScopeService } from './services/scope-service.js';
@@ -33,6 +39,10 @@ export interface Container {
   readonly policy: PolicyService;
   readonly scopes: ScopeService;
   readonly audit: AuditService;
+  readonly clients: ClientService;
+  readonly signingKeys: SigningKeyService;
+  readonly exchange: TokenExchange;
+  readonly introspection: Introspection;
   /** Flushes pending usage and closes the store. */
   close(): Promise<void>;
 }
@@ -51,7 +61,8 @@ export interface ContainerOptions {
 export async function createContainer(config: Config, options: ContainerOptions = {}): Promise<Container> {
   const clock = options.clock ?? systemClock;
   const keys = deriveKeys(config.secret ?? readOrCreateSecretFile(config.dataDir));
-  const hasher = new TokenHasher(keys, config.previousSecret ? deriveKeys(config.previousSecret) : undefined);
+  const previousKeys = config.previousSecret ? deriveKeys(config.previousSecret) : undefined;
+  const hasher = new TokenHasher(keys, previousKeys);
 
   const db = options.db ?? createDb(config.database);
   try {
@@ -78,7 +89,17 @@ export async function createContainer(config: Config, options: ContainerOptions 
     onOutcome: (outcome, seconds) => metrics.recordVerification(outcome, seconds),
   });
 
+  const signingKeys = new SigningKeyService({ store, clock, sealedBox: new SealedBox(keys, previousKeys), alg: config.jwtAlg });
+  const exchangedTokens = new ExchangedTokens({ keys: signingKeys, clock, issuer: config.baseUrl });
+  const clients = new ClientService({ store, clock, hasher, scopes });
+  const exchange = new TokenExchange({ store, clock, verifier, policy, tokens: exchangedTokens, onOutcome: (outcome) => metrics.exchanges.inc({ outcome }) });
+  const introspection = new Introspection({
+    store, clock, verifier, pats, tokens: exchangedTokens, issuer: config.baseUrl, acceptedPrefixes: config.acceptedPrefixes,
+    onOutcome: (outcome) => metrics.introspections.inc({ outcome }),
+  });
+
   await scopes.ensureBuiltins();
+  await signingKeys.ensureKeys();
   if (config.bootstrapAdmin && (await users.setupNeeded())) {
     await users.setup(SYSTEM_ACTOR, { username: config.bootstrapAdmin.username, password: config.bootstrapAdmin.password });
   }
@@ -87,6 +108,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   let closed: Promise<void> | undefined;
   return {
     config, clock, store, metrics, hasher, usage, verifier, users, sessions, pats, policy, scopes, audit,
+    clients, signingKeys, exchange, introspection,
     close() {
       closed ??= (async () => {
         await usage.stop();

@@ -9,7 +9,7 @@ import { openContainer } from '../runtime.js';
 import { serve } from '../serve.js';
 import type { Container } from '../container.js';
 import { readPassword } from './password-input.js';
-import { presentPat, presentUser } from '../http/presenters.js';
+import { presentClient, presentPat, presentSigningKey, presentUser } from '../http/presenters.js';
 import { KeyfobError } from '../errors/keyfob-error.js';
 
 const CLI_ACTOR = { ...SYSTEM_ACTOR, userAgent: 'keyfob-cli' };
@@ -139,6 +139,51 @@ export function buildProgram(): Command {
         const userId = opts.user ? (await userByName(c, opts.user)).id : undefined;
         const count = await c.pats.revokeMatching(CLI_ACTOR, { userId, issuedBefore }, opts.reason);
         console.log(`revoked ${count} token(s)`);
+      });
+    });
+
+  const clients = program.command('clients').description('manage OAuth clients directly in the database (operators)');
+  clients
+    .command('create <name>')
+    .description('register a client for token exchange; prints the secret once')
+    .option('--audience <uri...>', 'allowed audiences/resources (default: any)')
+    .option('--scope <scope...>', 'ceiling on the scopes it may receive (default: none)')
+    .option('--no-introspection', 'may not call /oauth/introspect')
+    .option('--json', 'print JSON')
+    .action(async (name: string, opts: { audience?: string[]; scope?: string[]; introspection: boolean; json?: boolean }) => {
+      await withContainer(async (c) => {
+        const { client, clientSecret } = await c.clients.create(CLI_ACTOR, { name, allowedAudiences: opts.audience ?? [], allowedScopes: opts.scope ?? null, introspection: opts.introspection });
+        print(Boolean(opts.json), { ...presentClient(client), clientSecret }, () => `client_id:     ${client.id}\nclient_secret: ${clientSecret}\n(the secret is shown this once)`);
+      });
+    });
+  clients
+    .command('list')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      await withContainer(async (c) => {
+        const list = (await c.clients.list()).map(presentClient);
+        print(Boolean(opts.json), list, () => list.map((x) => `${x.clientId}  ${x.name}${x.disabled ? '  (disabled)' : ''}`).join('\n'));
+      });
+    });
+
+  const keys = program.command('keys').description('signing keys of exchanged JWTs');
+  keys
+    .command('rotate')
+    .description('promote the published next key to active, retire the active one, publish a new next key')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      await withContainer(async (c) => {
+        const list = (await c.signingKeys.rotate(CLI_ACTOR)).map(presentSigningKey);
+        print(Boolean(opts.json), list, () => list.map((k) => `${k.kid}  ${k.alg.padEnd(6)} ${k.status}`).join('\n'));
+      });
+    });
+  keys
+    .command('list')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      await withContainer(async (c) => {
+        const list = (await c.signingKeys.list()).map(presentSigningKey);
+        print(Boolean(opts.json), list, () => list.map((k) => `${k.kid}  ${k.alg.padEnd(6)} ${k.status}`).join('\n'));
       });
     });
 

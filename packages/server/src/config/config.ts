@@ -30,4 +30,6 @@ export interface Config {
   readonly sessionTtlSeconds: number;
   readonly usageFlushIntervalMs: number;
   readonly bodyLimitBytes: number;
+  /** Algorithm of new signing keys for exchanged JWTs. */
+  readonly jwtAlg: 'EdDSA' | 'ES256';
 }

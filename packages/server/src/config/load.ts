@@ -62,7 +62,11 @@ export function loadConfig(env: Env = process.env): Config {
   const trustProxyRaw = get('KEYFOB_TRUST_PROXY');
   const trustProxy = trustProxyRaw === undefined || trustProxyRaw === 'false' ? false : trustProxyRaw === 'true' ? true : trustProxyRaw;
 
+  const jwtAlg = get('KEYFOB_JWT_ALG') ?? 'EdDSA';
+  if (jwtAlg !== 'EdDSA' && jwtAlg !== 'ES256') throw new ConfigError('KEYFOB_JWT_ALG', 'must be EdDSA or ES256');
+
   return Object.freeze({
+    jwtAlg,
     port,
     host,
     baseUrl,

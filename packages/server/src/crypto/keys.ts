@@ -9,6 +9,8 @@ export interface SecretKeys {
   readonly id: string;
   readonly pepper: Buffer;
   readonly sessionKey: Buffer;
+  /** AES-256-GCM key for signing keys at rest. */
+  readonly keyEncryptionKey: Buffer;
 }
 
 export function deriveKeys(masterSecret: string): SecretKeys {
@@ -18,6 +20,7 @@ export function deriveKeys(masterSecret: string): SecretKeys {
     id: createHash('sha256').update(derive('keyfob key id')).digest('hex').slice(0, 12),
     pepper: derive('keyfob token pepper v1'),
     sessionKey: derive('keyfob session key v1'),
+    keyEncryptionKey: derive('keyfob signing key encryption v1'),
   };
 }
 

@@ -86,3 +86,31 @@ export interface Page<T> {
   readonly items: readonly T[];
   readonly nextCursor: string | null;
 }
+
+export interface OAuthClient {
+  readonly id: string;
+  readonly name: string;
+  readonly secretHash: string;
+  readonly secretKeyId: string;
+  readonly grantTypes: readonly string[];
+  /** Empty: any audience. */
+  readonly allowedAudiences: readonly string[];
+  /** null: no ceiling beyond the PAT's own scopes. */
+  readonly allowedScopes: readonly string[] | null;
+  readonly canIntrospect: boolean;
+  readonly disabledAt: Date | null;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export interface SigningKeyRecord {
+  readonly kid: string;
+  readonly alg: string;
+  readonly publicJwk: Readonly<Record<string, unknown>>;
+  readonly sealedPrivateKey: string;
+  readonly status: 'next' | 'active' | 'retired';
+  readonly createdAt: Date;
+  readonly activatedAt: Date | null;
+  readonly retiredAt: Date | null;
+  readonly unpublishAt: Date | null;
+}

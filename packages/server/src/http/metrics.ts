@@ -29,6 +29,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly exchanges = new Counter({
+    name: 'keyfob_oauth_token_exchanges_total',
+    help: 'RFC 8693 token exchanges by outcome (ok or the OAuth error code)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly introspections = new Counter({
+    name: 'keyfob_oauth_introspections_total',
+    help: 'RFC 7662 introspections by result (active, inactive)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'keyfob_' });
   }

@@ -1,6 +1,6 @@
-import type { AuditEventDto, PatDto, ScopeEntryDto, UserDto } from '@keyfob/protocol';
+import type { AuditEventDto, OAuthClientDto, PatDto, ScopeEntryDto, SigningKeyDto, UserDto } from '@keyfob/protocol';
 import { isAdminScope } from '@keyfob/protocol';
-import { patStatus, type AuditEvent, type Pat, type ScopeEntry, type User } from '../domain/models.js';
+import { patStatus, type AuditEvent, type OAuthClient, type Pat, type ScopeEntry, type SigningKeyRecord, type User } from '../domain/models.js';
 
 // The one place that decides what leaves the server; the response schemas are the second fence.
 
@@ -64,5 +64,33 @@ export function presentAuditEvent(event: AuditEvent): AuditEventDto {
     ip: event.ip,
     userAgent: event.userAgent,
     details: { ...event.details },
+  };
+}
+
+export function presentClient(client: OAuthClient): OAuthClientDto {
+  return {
+    clientId: client.id,
+    name: client.name,
+    grantTypes: [...client.grantTypes],
+    allowedAudiences: [...client.allowedAudiences],
+    allowedScopes: client.allowedScopes === null ? null : [...client.allowedScopes],
+    introspection: client.canIntrospect,
+    disabled: client.disabledAt !== null,
+    createdAt: client.createdAt.toISOString(),
+    updatedAt: client.updatedAt.toISOString(),
+  };
+}
+
+/** Public half only: the sealed private key never leaves the store. */
+export function presentSigningKey(key: SigningKeyRecord): SigningKeyDto {
+  return {
+    kid: key.kid,
+    alg: key.alg,
+    status: key.status,
+    createdAt: key.createdAt.toISOString(),
+    activatedAt: iso(key.activatedAt),
+    retiredAt: iso(key.retiredAt),
+    unpublishAt: iso(key.unpublishAt),
+    publicJwk: { ...key.publicJwk, kid: key.kid },
   };
 }

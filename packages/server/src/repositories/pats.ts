@@ -261,7 +261,7 @@ export class PatsRepository {
     for (const u of updates) {
       await this.db
         .updateTable('pats')
-        .set({ last_used_at: u.at, last_used_ip: u.ip })
+        .set((eb) => ({ last_used_at: u.at, last_used_ip: u.ip === null ? eb.ref('last_used_ip') : eb.val(u.ip) }))
         .where('id', '=', u.patId)
         .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', u.at)]))
         .execute();

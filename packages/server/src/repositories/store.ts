@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/types.js';
 import { AuditRepository } from './audit.js';
+import { ClientsRepository } from './clients.js';
+import { RevokedJwtsRepository, SigningKeysRepository } from './signing-keys.js';
 import { PatsRepository } from './pats.js';
 import { ScopesRepository } from './scopes.js';
 import { SessionsRepository } from './sessions.js';
@@ -14,6 +16,9 @@ export interface Repositories {
   readonly scopes: ScopesRepository;
   readonly settings: SettingsRepository;
   readonly audit: AuditRepository;
+  readonly clients: ClientsRepository;
+  readonly signingKeys: SigningKeysRepository;
+  readonly revokedJwts: RevokedJwtsRepository;
 }
 
 function repositoriesOn(db: Kysely<DB>): Repositories {
@@ -24,6 +29,9 @@ function repositoriesOn(db: Kysely<DB>): Repositories {
     scopes: new ScopesRepository(db),
     settings: new SettingsRepository(db),
     audit: new AuditRepository(db),
+    clients: new ClientsRepository(db),
+    signingKeys: new SigningKeysRepository(db),
+    revokedJwts: new RevokedJwtsRepository(db),
   };
 }
 

@@ -18,10 +18,10 @@ export class ScopeService {
   }
 
   /** Checks that every scope is in the catalogue; the error names the first unknown one. */
-  async assertKnown(scopes: readonly string[]): Promise<void> {
+  async assertKnown(scopes: readonly string[], field = 'scopes'): Promise<void> {
     const known = await this.deps.store.repos.scopes.names(scopes);
     const unknown = scopes.find((s) => !known.has(s));
-    if (unknown !== undefined) throw new KeyfobError('invalid_scope', `scopes: "${unknown}" is not in the scope catalogue`, { field: 'scopes' });
+    if (unknown !== undefined) throw new KeyfobError('invalid_scope', `${field}: "${unknown}" is not in the scope catalogue`, { field });
   }
 
   async add(actor: Actor, name: string, description: string): Promise<ScopeEntry> {

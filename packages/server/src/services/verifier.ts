@@ -26,7 +26,11 @@ export interface VerifyRequirements {
   readonly scopes?: readonly string[];
   /** When given, a token restricted to audiences must list it. */
   readonly audience?: string;
-  /** The caller's address, checked against the token's allow-list and recorded as last used. */
+  /**
+   * The address the token is being used from, checked against its allow-list and recorded as
+   * last used. Leave it out where keyfob cannot see the user's address (introspection by a
+   * resource server): the allow-list is then not checked.
+   */
   readonly ip?: string | null;
 }
 
@@ -78,8 +82,18 @@ export class Verifier {
       return { ok: false, reason: 'audience_mismatch' };
     }
     const allowed = compileAllowList(pat.allowedIps);
-    if (allowed && (!need.ip || !allowed(need.ip))) return { ok: false, reason: 'ip_denied' };
+    if (need.ip !== undefined && allowed && (need.ip === null || !allowed(need.ip))) return { ok: false, reason: 'ip_denied' };
     return { ok: true, pat, user, scopes };
+  }
+
+  /** The id of the token with this secret, whatever its state; for revocation by value. */
+  async findId(token: string): Promise<string | undefined> {
+    if (!parseToken(token, this.deps.acceptedPrefixes).ok) return undefined;
+    try {
+      return (await this.lookup(token))?.pat.id;
+    } catch (error) {
+      throw new StoreUnavailable(error);
+    }
   }
 
   private async lookup(token: string): Promise<{ pat: Pat; user: User } | undefined> {

@@ -1,0 +1,129 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import formbody from '@fastify/formbody';
+import { KeyfobError } from '../../../errors/keyfob-error.js';
+import { OAuthError } from '../../../errors/oauth-error.js';
+import { isStoreUnavailableError } from '../../../errors/store-errors.js';
+import type { OAuthClient } from '../../../domain/models.js';
+import type { ClientService } from '../../../services/client-service.js';
+import type { Introspection } from '../../../services/introspection.js';
+import { single, type OAuthParams, type TokenExchange } from '../../../services/token-exchange.js';
+import { clientIp } from '../../plugins/authenticate.js';
+import { REALM } from '../../challenge.js';
+
+export interface OAuthDeps {
+  readonly clients: ClientService;
+  readonly exchange: TokenExchange;
+  readonly introspection: Introspection;
+}
+
+const OAUTH_BODY_LIMIT = 16 * 1024;
+
+function noStore(reply: FastifyReply): void {
+  reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+}
+
+/** RFC 6749 §5.2 error body for everything thrown under /oauth. */
+function sendOAuthError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
+  let oauth: OAuthError;
+  if (error instanceof OAuthError) oauth = error;
+  else if (error instanceof KeyfobError && error.code === 'store_unavailable') oauth = new OAuthError('temporarily_unavailable', error.message, { headers: error.headers });
+  else if (isStoreUnavailableError(error)) oauth = new OAuthError('temporarily_unavailable', 'the data store is unavailable; retry later', { headers: { 'retry-after': '5' } });
+  else if ((error as { statusCode?: number }).statusCode === 413) oauth = new OAuthError('invalid_request', 'the request body is too large');
+  else if ((error as { statusCode?: number }).statusCode === 415 || (error as { statusCode?: number }).statusCode === 400) {
+    oauth = new OAuthError('invalid_request', 'send parameters as application/x-www-form-urlencoded');
+  } else {
+    request.log.error({ err: error }, 'oauth request failed');
+    oauth = new OAuthError('server_error', 'an unexpected error occurred');
+  }
+  const status = (error as { statusCode?: number }).statusCode === 413 ? 413 : oauth.status;
+  for (const [name, value] of Object.entries(oauth.headers)) reply.header(name, value);
+  noStore(reply);
+  return reply.code(status).send({ error: oauth.error, error_description: oauth.description });
+}
+
+/** The form parameters, refusing anything that is not a form body. */
+function formParams(request: FastifyRequest): OAuthParams {
+  const type = request.headers['content-type'] ?? '';
+  if (!/^application\/x-www-form-urlencoded/i.test(type) || typeof request.body !== 'object' || request.body === null) {
+    throw new OAuthError('invalid_request', 'send parameters as application/x-www-form-urlencoded');
+  }
+  return request.body as OAuthParams;
+}
+
+function decodeFormComponent(value: string): string {
+  return decodeURIComponent(value.replace(/\+/g, ' '));
+}
+
+/**
+ * Client authentication by client_secret_basic or client_secret_post (RFC 6749 §2.3.1), exactly
+ * one of them. Failure is invalid_client (401), with a Basic challenge when the header was used.
+ */
+async function authenticateClient(request: FastifyRequest, params: OAuthParams, clients: ClientService): Promise<OAuthClient> {
+  const header = request.headers.authorization;
+  const bodyId = single(params, 'client_id');
+  const bodySecret = single(params, 'client_secret');
+  let id: string | undefined;
+  let secret: string | undefined;
+  let viaBasic = false;
+  if (header !== undefined) {
+    const match = /^Basic\s+([A-Za-z0-9+/=._~-]+)\s*$/i.exec(header);
+    if (!match) throw new OAuthError('invalid_client', 'client authentication must use HTTP Basic or client_secret_post', { headers: { 'www-authenticate': `Basic realm="${REALM}"` } });
+    if (bodySecret !== undefined) throw new OAuthError('invalid_request', 'use one client authentication method, not two');
+    const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    try {
+      id = colon === -1 ? undefined : decodeFormComponent(decoded.slice(0, colon));
+      secret = colon === -1 ? undefined : decodeFormComponent(decoded.slice(colon + 1));
+    } catch {
+      id = undefined;
+    }
+    viaBasic = true;
+    if (bodyId !== undefined && bodyId !== id) throw new OAuthError('invalid_request', 'client_id does not match the Authorization header');
+  } else {
+    id = bodyId;
+    secret = bodySecret;
+  }
+  const challenge = viaBasic ? { headers: { 'www-authenticate': `Basic realm="${REALM}"` } } : {};
+  if (!id || !secret) throw new OAuthError('invalid_client', 'client authentication is required', challenge);
+  const client = await clients.authenticate(id, secret);
+  if (!client) throw new OAuthError('invalid_client', 'client authentication failed', challenge);
+  return client;
+}
+
+export async function oauthRoutes(app: FastifyInstance, deps: OAuthDeps): Promise<void> {
+  await app.register(formbody);
+  app.setErrorHandler((error, request, reply) => sendOAuthError(request, reply, error));
+  const hidden = { schema: { hide: true }, bodyLimit: OAUTH_BODY_LIMIT } as const;
+  const meta = (request: FastifyRequest) => ({ ip: clientIp(request), userAgent: request.headers['user-agent'] ?? null });
+
+  app.post('/oauth/token', hidden, async (request, reply) => {
+    const params = formParams(request);
+    const client = await authenticateClient(request, params, deps.clients);
+    const result = await deps.exchange.exchange(client, params, clientIp(request), meta(request).userAgent);
+    noStore(reply);
+    return result;
+  });
+
+  app.post('/oauth/introspect', hidden, async (request, reply) => {
+    const params = formParams(request);
+    const client = await authenticateClient(request, params, deps.clients);
+    if (!client.canIntrospect) throw new OAuthError('unauthorized_client', 'this client may not use introspection');
+    const token = single(params, 'token');
+    if (!token) throw new OAuthError('invalid_request', 'token is required');
+    single(params, 'token_type_hint');
+    const result = await deps.introspection.introspect(token);
+    noStore(reply);
+    return result;
+  });
+
+  app.post('/oauth/revoke', hidden, async (request, reply) => {
+    const params = formParams(request);
+    const client = await authenticateClient(request, params, deps.clients);
+    const token = single(params, 'token');
+    if (!token) throw new OAuthError('invalid_request', 'token is required');
+    single(params, 'token_type_hint');
+    await deps.introspection.revoke(client, token, meta(request));
+    noStore(reply);
+    return reply.code(200).send();
+  });
+}

@@ -1,0 +1,118 @@
+import { generateToken, TOKEN_EXCHANGE_GRANT, type CreateClientBody, type UpdateClientBody } from '@keyfob/protocol';
+import { safeEqual } from '../crypto/keys.js';
+import type { TokenHasher } from '../crypto/token-hasher.js';
+import { NotFound, ValidationError } from '../errors/keyfob-error.js';
+import { newId } from '../domain/ids.js';
+import type { Actor, OAuthClient } from '../domain/models.js';
+import type { Store } from '../repositories/store.js';
+import type { ClientChanges } from '../repositories/clients.js';
+import { recordAudit } from './audit-log.js';
+import type { Clock } from './clock.js';
+import type { ScopeService } from './scope-service.js';
+
+/** Client secrets share the token format, so secret scanners recognise them too. */
+export const CLIENT_SECRET_PREFIX = 'kf_cs';
+
+export interface ClientWithSecret {
+  readonly client: OAuthClient;
+  /** Plaintext; returned once. */
+  readonly clientSecret: string;
+}
+
+/** OAuth clients: registration, secret rotation, and authentication at the /oauth endpoints. */
+export class ClientService {
+  constructor(private readonly deps: { store: Store; clock: Clock; hasher: TokenHasher; scopes: ScopeService }) {}
+
+  async create(actor: Actor, body: CreateClientBody): Promise<ClientWithSecret> {
+    const name = body.name.trim();
+    if (name === '') throw new ValidationError('name', 'must not be blank');
+    if (body.allowedScopes) await this.deps.scopes.assertKnown(body.allowedScopes, 'allowedScopes');
+    const now = this.deps.clock.now();
+    const secret = generateToken(CLIENT_SECRET_PREFIX).token;
+    const digest = this.deps.hasher.digest(secret);
+    const client: OAuthClient = {
+      id: `kfc_${newId(now).replace(/-/g, '')}`,
+      name,
+      secretHash: digest.hash,
+      secretKeyId: digest.keyId,
+      grantTypes: body.grantTypes ?? [TOKEN_EXCHANGE_GRANT],
+      allowedAudiences: dedupe(body.allowedAudiences ?? []),
+      allowedScopes: body.allowedScopes ? dedupe(body.allowedScopes) : null,
+      canIntrospect: body.introspection ?? true,
+      disabledAt: null,
+      createdAt: new Date(now),
+      updatedAt: new Date(now),
+    };
+    await this.deps.store.transaction(async (repos) => {
+      await repos.clients.insert(client);
+      await recordAudit(repos, actor, { action: 'client.created', targetType: 'client', targetId: client.id, details: { name } }, now);
+    });
+    return { client, clientSecret: secret };
+  }
+
+  list(): Promise<OAuthClient[]> {
+    return this.deps.store.repos.clients.list();
+  }
+
+  async get(id: string): Promise<OAuthClient> {
+    const client = await this.deps.store.repos.clients.findById(id);
+    if (!client) throw new NotFound('client');
+    return client;
+  }
+
+  async update(actor: Actor, id: string, body: UpdateClientBody): Promise<OAuthClient> {
+    if (body.allowedScopes) await this.deps.scopes.assertKnown(body.allowedScopes, 'allowedScopes');
+    const now = this.deps.clock.now();
+    const changes: ClientChanges = {};
+    if (body.name !== undefined) {
+      if (body.name.trim() === '') throw new ValidationError('name', 'must not be blank');
+      changes.name = body.name.trim();
+    }
+    if (body.allowedAudiences !== undefined) changes.allowedAudiences = dedupe(body.allowedAudiences);
+    if (body.allowedScopes !== undefined) changes.allowedScopes = body.allowedScopes === null ? null : dedupe(body.allowedScopes);
+    if (body.introspection !== undefined) changes.canIntrospect = body.introspection;
+    return this.deps.store.transaction(async (repos) => {
+      const existing = await repos.clients.findById(id);
+      if (!existing) throw new NotFound('client');
+      if (body.disabled !== undefined && body.disabled !== (existing.disabledAt !== null)) changes.disabledAt = body.disabled ? now : null;
+      const updated = await repos.clients.update(id, changes, now);
+      if (!updated) throw new NotFound('client');
+      await recordAudit(repos, actor, { action: 'client.updated', targetType: 'client', targetId: id, details: { fields: Object.keys(changes) } }, now);
+      return updated;
+    });
+  }
+
+  async rotateSecret(actor: Actor, id: string): Promise<ClientWithSecret> {
+    const now = this.deps.clock.now();
+    const secret = generateToken(CLIENT_SECRET_PREFIX).token;
+    const digest = this.deps.hasher.digest(secret);
+    const client = await this.deps.store.transaction(async (repos) => {
+      if (!(await repos.clients.findById(id))) throw new NotFound('client');
+      const updated = await repos.clients.update(id, { secretHash: digest.hash, secretKeyId: digest.keyId }, now);
+      await recordAudit(repos, actor, { action: 'client.secret_rotated', targetType: 'client', targetId: id }, now);
+      return updated!;
+    });
+    return { client, clientSecret: secret };
+  }
+
+  async delete(actor: Actor, id: string): Promise<void> {
+    const now = this.deps.clock.now();
+    await this.deps.store.transaction(async (repos) => {
+      if (!(await repos.clients.delete(id))) throw new NotFound('client');
+      await recordAudit(repos, actor, { action: 'client.deleted', targetType: 'client', targetId: id }, now);
+    });
+  }
+
+  /** The client for these credentials, or undefined when unknown, wrong or disabled. */
+  async authenticate(clientId: string, secret: string): Promise<OAuthClient | undefined> {
+    const client = await this.deps.store.repos.clients.findById(clientId);
+    const candidates = this.deps.hasher.candidates(secret);
+    const match = client !== undefined && candidates.some((d) => d.keyId === client.secretKeyId && safeEqual(d.hash, client.secretHash));
+    if (!client || !match || client.disabledAt !== null) return undefined;
+    return client;
+  }
+}
+
+function dedupe(values: readonly string[]): string[] {
+  return [...new Set(values.map((v) => v.trim()).filter(Boolean))];
+}

@@ -1,0 +1,123 @@
+import { parseToken } from '@keyfob/protocol';
+import { StoreUnavailable } from '../errors/keyfob-error.js';
+import { patStatus, type Actor, type OAuthClient } from '../domain/models.js';
+import type { Store } from '../repositories/store.js';
+import type { Clock } from './clock.js';
+import { ExchangedTokens, PAT_ID_CLAIM } from './exchanged-tokens.js';
+import type { PatService } from './pat-service.js';
+import type { Verifier } from './verifier.js';
+
+/** RFC 7662 §2.2 response. Inactive is exactly `{ active: false }`. */
+export type IntrospectionResponse =
+  | { readonly active: false }
+  | {
+      readonly active: true;
+      readonly scope: string;
+      readonly client_id?: string;
+      readonly username: string;
+      readonly sub: string;
+      readonly exp?: number;
+      readonly iat: number;
+      readonly token_type: 'Bearer';
+      readonly aud?: string | string[];
+      readonly iss: string;
+      readonly jti: string;
+    };
+
+const INACTIVE = Object.freeze({ active: false as const });
+
+/**
+ * Introspection and revocation for both kinds of keyfob token: PATs (through the verifier) and
+ * exchanged JWTs (signature, expiry, not revoked — and the PAT behind them still good, D7).
+ * A store failure throws StoreUnavailable: never `active: true`, never a cached "inactive" (D1).
+ */
+export class Introspection {
+  constructor(
+    private readonly deps: {
+      store: Store;
+      clock: Clock;
+      verifier: Verifier;
+      tokens: ExchangedTokens;
+      pats: PatService;
+      issuer: string;
+      acceptedPrefixes: readonly string[];
+      onOutcome?: (outcome: string) => void;
+    },
+  ) {}
+
+  async introspect(token: string): Promise<IntrospectionResponse> {
+    const result = await this.check(token);
+    this.deps.onOutcome?.(result.active ? 'active' : 'inactive');
+    return result;
+  }
+
+  private async check(token: string): Promise<IntrospectionResponse> {
+    if (parseToken(token, this.deps.acceptedPrefixes).ok) {
+      const outcome = await this.deps.verifier.verify(token);
+      if (!outcome.ok) return INACTIVE;
+      const { pat, user, scopes } = outcome;
+      return {
+        active: true,
+        scope: scopes.join(' '),
+        username: user.username,
+        sub: user.id,
+        ...(pat.expiresAt !== null ? { exp: Math.floor(pat.expiresAt.getTime() / 1000) } : {}),
+        iat: Math.floor(pat.createdAt.getTime() / 1000),
+        token_type: 'Bearer',
+        ...(pat.audiences.length > 0 ? { aud: [...pat.audiences] } : {}),
+        iss: this.deps.issuer,
+        jti: pat.id,
+      };
+    }
+    if (!ExchangedTokens.looksLikeJwt(token)) return INACTIVE;
+    const claims = await this.storeCall(() => this.deps.tokens.verify(token));
+    if (!claims) return INACTIVE;
+    const live = await this.storeCall(async () => {
+      if (await this.deps.store.repos.revokedJwts.has(claims.jti)) return undefined;
+      const found = await this.deps.store.repos.pats.findById(claims[PAT_ID_CLAIM]);
+      if (!found || patStatus(found, this.deps.clock.now()) !== 'active') return undefined;
+      const owner = await this.deps.store.repos.users.findById(found.userId);
+      return owner && owner.disabledAt === null ? owner : undefined;
+    });
+    if (!live) return INACTIVE;
+    return {
+      active: true,
+      scope: claims.scope,
+      client_id: claims.client_id,
+      username: live.username,
+      sub: claims.sub,
+      exp: claims.exp,
+      iat: claims.iat,
+      token_type: 'Bearer',
+      aud: claims.aud,
+      iss: claims.iss,
+      jti: claims.jti,
+    };
+  }
+
+  /**
+   * RFC 7009 revocation by any authenticated client (D3). A PAT is revoked with everything minted
+   * from it; an exchanged JWT is put on the deny list until it expires. Unknown tokens change
+   * nothing; the caller always answers 200.
+   */
+  async revoke(client: OAuthClient, token: string, meta: Pick<Actor, 'ip' | 'userAgent'>): Promise<void> {
+    const actor: Actor = { userId: null, tokenId: null, ...meta };
+    if (parseToken(token, this.deps.acceptedPrefixes).ok) {
+      const id = await this.deps.verifier.findId(token);
+      if (id !== undefined) await this.deps.pats.revoke(actor, id, `revoked through OAuth revocation by client ${client.id}`);
+      return;
+    }
+    if (!ExchangedTokens.looksLikeJwt(token)) return;
+    const claims = await this.storeCall(() => this.deps.tokens.verify(token));
+    if (!claims) return;
+    await this.deps.store.repos.revokedJwts.add(claims.jti, claims.exp * 1000);
+  }
+
+  private async storeCall<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw new StoreUnavailable(error);
+    }
+  }
+}

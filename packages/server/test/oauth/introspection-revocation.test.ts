@@ -1,0 +1,167 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECTS } from '../helpers/dialects.js';
+import { DAY } from '../helpers/clock.js';
+import { asSession, bearer, createTestApp, createToken, createUser, setupAdmin, type Session, type TestApp } from '../helpers/test-app.js';
+import { basic, createClient, exchangeParams, form, type TestClient } from '../helpers/oauth.js';
+
+for (const dialect of DIALECTS) {
+  describe.skipIf(!dialect.available)(`RFC 7662 introspection and RFC 7009 revocation [${dialect.name}]`, () => {
+    let t: TestApp;
+    let admin: Session;
+    let client: TestClient;
+    beforeAll(async () => {
+      t = await createTestApp(dialect);
+      admin = await setupAdmin(t);
+      client = await createClient(t, admin, { allowedAudiences: ['https://api.example.com'] });
+    });
+    afterAll(async () => t?.close());
+
+    const introspect = (token: string, c: TestClient = client) => form(t, '/oauth/introspect', { token }, basic(c));
+    const revoke = (token: string, c: TestClient = client) => form(t, '/oauth/revoke', { token }, basic(c));
+    const exchange = async (token: string, extra: Record<string, string> = {}) => (await form(t, '/oauth/token', exchangeParams(token, extra), basic(client))).json().access_token as string;
+
+    it('describes an active PAT', async () => {
+      const pat = await createToken(t, admin, { scopes: ['tokens:read', 'admin:read'], expiresInDays: 7, audiences: ['https://api.example.com'] });
+      const res = await introspect(pat.token);
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['cache-control']).toBe('no-store');
+      const now = Math.floor(t.clock.now() / 1000);
+      expect(res.json()).toEqual({
+        active: true,
+        scope: 'tokens:read admin:read',
+        username: 'admin',
+        sub: admin.userId,
+        exp: now + 7 * 86400,
+        iat: now,
+        token_type: 'Bearer',
+        aud: ['https://api.example.com'],
+        iss: 'http://localhost:8080',
+        jti: pat.id,
+      });
+    });
+
+    it('describes an active exchanged JWT', async () => {
+      const pat = await createToken(t, admin, { scopes: ['tokens:read'] });
+      const jwt = await exchange(pat.token);
+      const now = Math.floor(t.clock.now() / 1000);
+      expect((await introspect(jwt)).json()).toEqual({
+        active: true,
+        scope: 'tokens:read',
+        client_id: client.clientId,
+        username: 'admin',
+        sub: admin.userId,
+        exp: now + 900,
+        iat: now,
+        token_type: 'Bearer',
+        aud: 'https://api.example.com',
+        iss: 'http://localhost:8080',
+        jti: expect.any(String),
+      });
+    });
+
+    it('answers exactly { active: false } for unknown, malformed, expired, revoked and foreign tokens', async () => {
+      const expiring = await createToken(t, admin, { scopes: ['tokens:read'], expiresInDays: 1 });
+      const expJwt = await exchange(expiring.token);
+      const revoked = await createToken(t, admin, { scopes: ['tokens:read'] });
+      await t.app.inject({ method: 'DELETE', url: `/api/v1/me/tokens/${revoked.id}`, headers: asSession(admin) });
+      const forged = (await exchange((await createToken(t, admin, { scopes: ['tokens:read'] })).token)).replace(/.{4}$/, 'AAAA');
+      const candidates = ['kf_pat_' + 'D'.repeat(46), 'nonsense', 'a.b.c', revoked.token, forged, 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.'];
+      for (const token of candidates) expect((await introspect(token)).json(), token).toEqual({ active: false });
+      t.clock.advance(DAY + 1);
+      try {
+        expect((await introspect(expiring.token)).json()).toEqual({ active: false });
+        expect((await introspect(expJwt)).json()).toEqual({ active: false });
+      } finally {
+        t.clock.advance(-(DAY + 1));
+      }
+    });
+
+    it('reflects the PAT’s revocation, its owner being disabled, in its exchanged JWTs (D7)', async () => {
+      const pat = await createToken(t, admin, { scopes: ['tokens:read'] });
+      const jwt = await exchange(pat.token);
+      expect((await introspect(jwt)).json().active).toBe(true);
+      await t.app.inject({ method: 'DELETE', url: `/api/v1/me/tokens/${pat.id}`, headers: asSession(admin) });
+      expect((await introspect(jwt)).json()).toEqual({ active: false });
+
+      const eve = await createUser(t, admin, 'eve');
+      const evePat = await createToken(t, eve, { scopes: ['tokens:read'] });
+      const eveJwt = await exchange(evePat.token);
+      await t.app.inject({ method: 'PATCH', url: `/api/v1/admin/users/${eve.userId}`, headers: asSession(admin), payload: { disabled: true } });
+      expect((await introspect(eveJwt)).json()).toEqual({ active: false });
+      expect((await introspect(evePat.token)).json()).toEqual({ active: false });
+    });
+
+    it('requires client authentication and the introspection permission', async () => {
+      const pat = await createToken(t, admin, { scopes: ['tokens:read'] });
+      const anonymous = await form(t, '/oauth/introspect', { token: pat.token });
+      expect(anonymous.statusCode).toBe(401);
+      expect(anonymous.json().error).toBe('invalid_client');
+      const wrong = await introspect(pat.token, { clientId: client.clientId, clientSecret: 'wrong' });
+      expect(wrong.statusCode).toBe(401);
+      expect(wrong.headers['www-authenticate']).toBe('Basic realm="keyfob"');
+      const blind = await createClient(t, admin, { introspection: false });
+      const refused = await introspect(pat.token, blind);
+      expect(refused.statusCode).toBe(400);
+      expect(refused.json().error).toBe('unauthorized_client');
+      const missing = await form(t, '/oauth/introspect', {}, basic(client));
+      expect(missing.json().error).toBe('invalid_request');
+    });
+
+    it('revokes a PAT by value for any authenticated client (D3): 200, audited, and its JWTs die with it', async () => {
+      const pat = await createToken(t, admin, { scopes: ['tokens:read'] });
+      const jwt = await exchange(pat.token);
+      const other = await createClient(t, admin, { introspection: false });
+      const res = await revoke(pat.token, other);
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['cache-control']).toBe('no-store');
+      expect(res.body).toBe('');
+      expect((await introspect(pat.token)).json()).toEqual({ active: false });
+      expect((await introspect(jwt)).json()).toEqual({ active: false });
+      expect((await t.app.inject({ method: 'GET', url: '/api/v1/tokens/self', headers: bearer(pat.token) })).statusCode).toBe(401);
+      const audit = await t.app.inject({ method: 'GET', url: `/api/v1/admin/audit?targetId=${pat.id}&action=token.revoked`, headers: asSession(admin) });
+      expect(audit.json().items[0].details.reason).toContain(other.clientId);
+      expect((await revoke(pat.token)).statusCode).toBe(200);
+    });
+
+    it('revokes an exchanged JWT alone, leaving its PAT active', async () => {
+      const pat = await createToken(t, admin, { scopes: ['tokens:read'] });
+      const jwt = await exchange(pat.token);
+      expect((await revoke(jwt)).statusCode).toBe(200);
+      expect((await introspect(jwt)).json()).toEqual({ active: false });
+      expect((await introspect(pat.token)).json().active).toBe(true);
+    });
+
+    it('answers 200 for unknown tokens and refuses unauthenticated callers', async () => {
+      expect((await revoke('kf_pat_' + 'E'.repeat(46))).statusCode).toBe(200);
+      expect((await revoke('whatever')).statusCode).toBe(200);
+      const anonymous = await form(t, '/oauth/revoke', { token: 'x' });
+      expect(anonymous.statusCode).toBe(401);
+      expect(anonymous.json().error).toBe('invalid_client');
+    });
+
+    it('counts introspections in /metrics', async () => {
+      const metrics = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(metrics).toMatch(/keyfob_oauth_introspections_total\{outcome="active"\} \d+/);
+      expect(metrics).toMatch(/keyfob_oauth_introspections_total\{outcome="inactive"\} \d+/);
+    });
+  });
+}
+
+describe('introspection while the store is down (D1)', () => {
+  it('answers 503 temporarily_unavailable with Retry-After, never active', async () => {
+    const t = await createTestApp(DIALECTS[0]!);
+    try {
+      const admin = await setupAdmin(t);
+      const client = await createClient(t, admin);
+      const pat = await createToken(t, admin, { scopes: ['tokens:read'] });
+      await t.container.store.db.destroy();
+      const res = await form(t, '/oauth/introspect', { token: pat.token }, basic(client));
+      expect(res.statusCode).toBe(503);
+      expect(res.headers['retry-after']).toBeDefined();
+      expect(res.json()).toMatchObject({ error: 'temporarily_unavailable' });
+      expect(res.body).not.toContain('"active"');
+    } finally {
+      await t.close().catch(() => {});
+    }
+  });
+});
