@@ -90,7 +90,9 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
     { prefix: '/api/v1' },
   );
   wellKnownRoutes(app, { issuer: config.baseUrl, keys: container.signingKeys, scopes: container.scopes, alg: config.jwtAlg });
-  await app.register(oauthRoutes, { clients: container.clients, exchange: container.exchange, introspection: container.introspection });
+  await app.register(oauthRoutes, {
+    onError: (endpoint, error) => container.metrics.oauthErrors.inc({ endpoint, error }),
+    clients: container.clients, exchange: container.exchange, introspection: container.introspection });
 
   app.addHook('onClose', async () => {
     await container.close();

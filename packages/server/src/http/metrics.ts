@@ -42,6 +42,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly oauthErrors = new Counter({
+    name: 'keyfob_oauth_errors_total',
+    help: 'Error answers of the /oauth endpoints by endpoint and OAuth error code',
+    labelNames: ['endpoint', 'error'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'keyfob_' });
   }

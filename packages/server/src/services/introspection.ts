@@ -2,6 +2,7 @@ import { parseToken } from '@keyfob/protocol';
 import { StoreUnavailable } from '../errors/keyfob-error.js';
 import { patStatus, type Actor, type OAuthClient } from '../domain/models.js';
 import type { Store } from '../repositories/store.js';
+import { recordAudit } from './audit-log.js';
 import type { Clock } from './clock.js';
 import { ExchangedTokens, PAT_ID_CLAIM } from './exchanged-tokens.js';
 import type { PatService } from './pat-service.js';
@@ -110,7 +111,11 @@ export class Introspection {
     if (!ExchangedTokens.looksLikeJwt(token)) return;
     const claims = await this.storeCall(() => this.deps.tokens.verify(token));
     if (!claims) return;
-    await this.deps.store.repos.revokedJwts.add(claims.jti, claims.exp * 1000);
+    const now = this.deps.clock.now();
+    await this.deps.store.transaction(async (repos) => {
+      await repos.revokedJwts.add(claims.jti, claims.exp * 1000);
+      await recordAudit(repos, actor, { action: 'token.jwt_revoked', targetType: 'token', targetId: claims[PAT_ID_CLAIM], details: { jti: claims.jti, clientId: client.id } }, now);
+    });
   }
 
   private async storeCall<T>(fn: () => Promise<T>): Promise<T> {

@@ -129,6 +129,8 @@ for (const dialect of DIALECTS) {
       expect((await revoke(jwt)).statusCode).toBe(200);
       expect((await introspect(jwt)).json()).toEqual({ active: false });
       expect((await introspect(pat.token)).json().active).toBe(true);
+      const audit = await t.app.inject({ method: 'GET', url: `/api/v1/admin/audit?action=token.jwt_revoked&targetId=${pat.id}`, headers: asSession(admin) });
+      expect(audit.json().items[0].details.clientId).toBe(client.clientId);
     });
 
     it('answers 200 for unknown tokens and refuses unauthenticated callers', async () => {
@@ -143,6 +145,7 @@ for (const dialect of DIALECTS) {
       const metrics = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
       expect(metrics).toMatch(/keyfob_oauth_introspections_total\{outcome="active"\} \d+/);
       expect(metrics).toMatch(/keyfob_oauth_introspections_total\{outcome="inactive"\} \d+/);
+      expect(metrics).toMatch(/keyfob_oauth_errors_total\{endpoint="\/oauth\/introspect",error="invalid_client"\} \d+/);
     });
   });
 }

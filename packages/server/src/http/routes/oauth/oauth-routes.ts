@@ -11,6 +11,7 @@ import { clientIp } from '../../plugins/authenticate.js';
 import { REALM } from '../../challenge.js';
 
 export interface OAuthDeps {
+  readonly onError?: (endpoint: string, error: string) => void;
   readonly clients: ClientService;
   readonly exchange: TokenExchange;
   readonly introspection: Introspection;
@@ -23,7 +24,7 @@ function noStore(reply: FastifyReply): void {
 }
 
 /** RFC 6749 §5.2 error body for everything thrown under /oauth. */
-function sendOAuthError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
+function sendOAuthError(request: FastifyRequest, reply: FastifyReply, error: unknown, onError?: OAuthDeps['onError']): FastifyReply {
   let oauth: OAuthError;
   if (error instanceof OAuthError) oauth = error;
   else if (error instanceof KeyfobError && error.code === 'store_unavailable') oauth = new OAuthError('temporarily_unavailable', error.message, { headers: error.headers });
@@ -36,6 +37,7 @@ function sendOAuthError(request: FastifyRequest, reply: FastifyReply, error: unk
     oauth = new OAuthError('server_error', 'an unexpected error occurred');
   }
   const status = (error as { statusCode?: number }).statusCode === 413 ? 413 : oauth.status;
+  onError?.(request.routeOptions.url ?? 'unmatched', oauth.error);
   for (const [name, value] of Object.entries(oauth.headers)) reply.header(name, value);
   noStore(reply);
   return reply.code(status).send({ error: oauth.error, error_description: oauth.description });
@@ -92,7 +94,7 @@ async function authenticateClient(request: FastifyRequest, params: OAuthParams, 
 
 export async function oauthRoutes(app: FastifyInstance, deps: OAuthDeps): Promise<void> {
   await app.register(formbody);
-  app.setErrorHandler((error, request, reply) => sendOAuthError(request, reply, error));
+  app.setErrorHandler((error, request, reply) => sendOAuthError(request, reply, error, deps.onError));
   const hidden = { schema: { hide: true }, bodyLimit: OAUTH_BODY_LIMIT } as const;
   const meta = (request: FastifyRequest) => ({ ip: clientIp(request), userAgent: request.headers['user-agent'] ?? null });
 
