@@ -4,7 +4,7 @@ import { loadConfig } from '../config/load.js';
 import { createDb } from '../db/connect.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { lockDataDir } from '../db/data-dir-lock.js';
-import { SYSTEM_ACTOR } from '../domain/models.js';
+import { SYSTEM_ACTOR, type SigningKeyRecord } from '../domain/models.js';
 import { openContainer } from '../runtime.js';
 import { serve } from '../serve.js';
 import type { Container } from '../container.js';
@@ -25,6 +25,11 @@ async function withContainer<T>(fn: (c: Container) => Promise<T>): Promise<T> {
 
 function print(json: boolean, value: unknown, text: () => string): void {
   console.log(json ? JSON.stringify(value, null, 2) : text());
+}
+
+function printKeys(json: boolean, keys: readonly SigningKeyRecord[]): void {
+  const list = keys.map(presentSigningKey);
+  print(json, list, () => list.map((k) => `${k.kid}  ${k.alg.padEnd(6)} ${k.status}`).join('\n'));
 }
 
 const role = (value: string): Role => {
@@ -172,19 +177,13 @@ export function buildProgram(): Command {
     .description('promote the published next key to active, retire the active one, publish a new next key')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
-      await withContainer(async (c) => {
-        const list = (await c.signingKeys.rotate(CLI_ACTOR)).map(presentSigningKey);
-        print(Boolean(opts.json), list, () => list.map((k) => `${k.kid}  ${k.alg.padEnd(6)} ${k.status}`).join('\n'));
-      });
+      await withContainer(async (c) => printKeys(Boolean(opts.json), await c.signingKeys.rotate(CLI_ACTOR)));
     });
   keys
     .command('list')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }) => {
-      await withContainer(async (c) => {
-        const list = (await c.signingKeys.list()).map(presentSigningKey);
-        print(Boolean(opts.json), list, () => list.map((k) => `${k.kid}  ${k.alg.padEnd(6)} ${k.status}`).join('\n'));
-      });
+      await withContainer(async (c) => printKeys(Boolean(opts.json), await c.signingKeys.list()));
     });
 
   return program;

@@ -3,7 +3,6 @@
  * (panva) performs every OAuth call against a REAL listening server, and jose verifies the
  * exchanged RFC 9068 JWT against the published JWKS, the way a resource server would.
  */
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ClientSecretBasic,
@@ -19,6 +18,7 @@ import {
 } from 'openid-client';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { DIALECTS } from '../helpers/dialects.js';
+import { freePort } from '../helpers/server-process.js';
 import { asSession, createTestApp, createToken, setupAdmin, type Session, type TestApp } from '../helpers/test-app.js';
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -28,23 +28,6 @@ const RESOURCE = 'https://api.example.com';
 
 type AuthMethod = 'client_secret_basic' | 'client_secret_post';
 const AUTH_METHODS: readonly AuthMethod[] = ['client_secret_basic', 'client_secret_post'];
-
-/** A free loopback port: the issuer (KEYFOB_BASE_URL) must name it before the app is built. */
-async function reservePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') {
-        server.close();
-        reject(new Error('no port'));
-        return;
-      }
-      server.close(() => resolve(address.port));
-    });
-  });
-}
 
 /** Runs `fn`, expecting it to throw; returns what it threw. */
 async function thrown(fn: () => Promise<unknown>): Promise<unknown> {
@@ -65,7 +48,8 @@ for (const dialect of DIALECTS) {
     let clientSecret: string;
 
     beforeAll(async () => {
-      const port = await reservePort();
+      // The issuer (KEYFOB_BASE_URL) must name the port before the app is built.
+      const port = await freePort();
       issuer = `http://127.0.0.1:${port}`;
       t = await createTestApp(dialect, { KEYFOB_BASE_URL: issuer });
       // jose and openid-client check exp/iat against the real time: run the manual clock at now.
