@@ -1,4 +1,5 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { findConsoleDir, registerConsole } from './http/plugins/console-static.js';
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -34,7 +35,8 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
     return503OnClosing: true,
   });
 
-  registerErrorHandler(app);
+  let consoleFallback: ((request: FastifyRequest, reply: FastifyReply) => boolean) | undefined;
+  registerErrorHandler(app, () => consoleFallback);
   registerValidation(app);
   await app.register(cookie);
   await app.register(swagger, {
@@ -93,6 +95,10 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   await app.register(oauthRoutes, {
     onError: (endpoint, error) => container.metrics.oauthErrors.inc({ endpoint, error }),
     clients: container.clients, exchange: container.exchange, introspection: container.introspection });
+
+  const consoleDir = findConsoleDir(config.consoleDir);
+  if (consoleDir) consoleFallback = await registerConsole(app, consoleDir);
+  else app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.type('text/plain; charset=utf-8').send('keyfob is running. The web console has not been built (npm run build); the API is at /api/v1 and documented at /docs.\n'));
 
   app.addHook('onClose', async () => {
     await container.close();

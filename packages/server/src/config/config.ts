@@ -32,4 +32,6 @@ export interface Config {
   readonly bodyLimitBytes: number;
   /** Algorithm of new signing keys for exchanged JWTs. */
   readonly jwtAlg: 'EdDSA' | 'ES256';
+  /** Folder of the built console; undefined: the @keyfob/console package's dist. */
+  readonly consoleDir: string | undefined;
 }

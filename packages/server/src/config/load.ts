@@ -67,6 +67,7 @@ export function loadConfig(env: Env = process.env): Config {
 
   return Object.freeze({
     jwtAlg,
+    consoleDir: get('KEYFOB_CONSOLE_DIR') === undefined ? undefined : resolve(get('KEYFOB_CONSOLE_DIR')!),
     port,
     host,
     baseUrl,

@@ -71,9 +71,13 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: u
   return reply.code(kf.status).send({ error: kf.code, message: kf.expose ? kf.message : 'an unexpected error occurred' });
 }
 
-export function registerErrorHandler(app: FastifyInstance): void {
+/** `fallback` may answer a not-found request itself (the console's client-side routes). */
+export function registerErrorHandler(app: FastifyInstance, fallback?: () => ((request: FastifyRequest, reply: FastifyReply) => boolean) | undefined): void {
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
-  app.setNotFoundHandler((request, reply) => sendError(request, reply, new KeyfobError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)));
+  app.setNotFoundHandler((request, reply) => {
+    if (fallback?.()?.(request, reply)) return reply;
+    return sendError(request, reply, new KeyfobError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
+  });
 }
 
 declare module 'fastify' {

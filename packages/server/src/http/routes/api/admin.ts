@@ -114,6 +114,7 @@ export function adminRoutes(app: FastifyInstance, deps: ApiDeps): void {
   );
 
   // Policy
+  api.get('/policy', { onRequest: deps.auth(), schema: { tags: ['tokens'], summary: 'The token policy, for choosing an expiry', response: { 200: Policy, ...errorResponses } } }, async () => deps.policy.get());
   api.get('/admin/policy', { onRequest: read, schema: { tags: ['admin: policy'], summary: 'The token policy', response: { 200: Policy, ...errorResponses } } }, async () => deps.policy.get());
   api.put('/admin/policy', { onRequest: write, schema: { tags: ['admin: policy'], summary: 'Change the token policy (fields left out keep their value)', body: PolicyUpdate, response: { 200: Policy, ...errorResponses } } }, async (request) =>
     deps.policy.update(actorOf(request.principal), request.body),

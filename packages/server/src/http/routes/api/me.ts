@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { CreatePatBody, CreatedPat, Page, PageQuery, Pat, RevokeBody, RotatePatBody, TokenStatus, UpdateMeBody, UpdatePatBody, User } from '@keyfob/protocol';
+import { AuditEvent, CreatePatBody, CreatedPat, Page, PageQuery, Pat, RevokeBody, RotatePatBody, TokenStatus, UpdateMeBody, UpdatePatBody, User } from '@keyfob/protocol';
 import { KeyfobError } from '../../../errors/keyfob-error.js';
 import { actorOf } from '../../../services/principal.js';
-import { presentPat, presentUser } from '../../presenters.js';
+import { presentAuditEvent, presentPat, presentUser } from '../../presenters.js';
 import { optionalBody } from '../../plugins/validation.js';
 import { IdParams, NoContent, errorResponses, paginate } from './common.js';
 import type { ApiDeps } from './deps.js';
@@ -84,6 +84,16 @@ export function meRoutes(app: FastifyInstance, deps: ApiDeps): void {
     async (request, reply) => {
       const created = await deps.pats.rotate(request.principal, request.params.id, request.body.gracePeriodSeconds, request.principal.user.id);
       return reply.code(201).send({ token: created.token, pat: presentPat(created.pat, now()) });
+    },
+  );
+
+  api.get(
+    '/me/tokens/:id/events',
+    { onRequest: deps.auth({ scope: 'tokens:read' }), schema: { tags, summary: 'Audit events of one own token, newest first', params: IdParams, querystring: Type.Object(PageQuery, { additionalProperties: false }), response: { 200: Page(AuditEvent), ...errorResponses } } },
+    async (request) => {
+      const pat = await deps.pats.get(request.params.id, request.principal.user.id);
+      const page = await paginate(request.query, (cursor, limit) => deps.audit.list({ targetId: pat.id }, cursor, limit), byCreated);
+      return { items: page.items.map(presentAuditEvent), nextCursor: page.nextCursor };
     },
   );
 

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { LoginBody, SessionResponse, SetupBody, SetupStatus } from '@keyfob/protocol';
 import { SYSTEM_ACTOR } from '../../../domain/models.js';
+import { KeyfobError } from '../../../errors/keyfob-error.js';
 import { SESSION_COOKIE } from '../../plugins/authenticate.js';
 import { actorOf } from '../../../services/principal.js';
 import type { ApiDeps } from './deps.js';
@@ -35,6 +36,16 @@ export function setupAndAuthRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const session = await deps.sessions.login(request.body.username, request.body.password, requestMeta(request));
       setSessionCookie(reply, session, deps.secureCookies);
       return { user: presentUser(session.user), csrfToken: session.csrfToken };
+    },
+  );
+
+  api.get(
+    '/auth/session',
+    { onRequest: deps.auth(), schema: { tags: ['auth'], summary: 'The console session behind the cookie and its CSRF token (for a reloaded page)', response: { 200: SessionResponse, ...errorResponses } } },
+    async (request) => {
+      const principal = request.principal;
+      if (principal.sessionIdHash === null) throw new KeyfobError('invalid_request', 'this route describes a console session; a bearer token has none');
+      return { user: presentUser(principal.user), csrfToken: deps.sessions.csrfTokenFor(principal.sessionIdHash) };
     },
   );
 

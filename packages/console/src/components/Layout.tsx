@@ -1,0 +1,61 @@
+import { NavLink, Outlet } from 'react-router';
+import { useAuth } from '../auth';
+
+const ADMIN_LINKS: [string, string][] = [
+  ['/admin/users', 'Users'],
+  ['/admin/tokens', 'All tokens'],
+  ['/admin/policy', 'Policy'],
+  ['/admin/scopes', 'Scopes'],
+  ['/admin/clients', 'OAuth clients'],
+  ['/admin/signing-keys', 'Signing keys'],
+  ['/admin/audit', 'Audit log'],
+];
+
+export function Layout() {
+  const { user, signOut } = useAuth();
+  return (
+    <div className="shell">
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <a className="brand" href="/tokens">
+          <span aria-hidden="true">🔑</span> keyfob
+        </a>
+        <nav aria-label="Main">
+          <ul className="nav">
+            <li>
+              <NavLink to="/tokens">Access tokens</NavLink>
+            </li>
+            <li>
+              <NavLink to="/profile">Profile</NavLink>
+            </li>
+          </ul>
+        </nav>
+        <div className="user-menu">
+          <span className="muted small">{user?.displayName}</span>
+          <button type="button" className="button button-small" onClick={() => void signOut()}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <div className="body">
+        {user?.role === 'admin' && (
+          <nav aria-label="Administration" className="sidenav">
+            <h2 className="sidenav-title">Admin</h2>
+            <ul>
+              {ADMIN_LINKS.map(([to, label]) => (
+                <li key={to}>
+                  <NavLink to={to}>{label}</NavLink>
+                </li>
+              ))}
+            </ul>
+          </nav>
+        )}
+        <main id="main" tabIndex={-1}>
+          <Outlet />
+        </main>
+      </div>
+    </div>
+  );
+}

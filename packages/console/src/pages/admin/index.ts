@@ -1,0 +1,7 @@
+export { AdminUsersPage } from './AdminUsersPage';
+export { AdminTokensPage } from './AdminTokensPage';
+export { AdminPolicyPage } from './AdminPolicyPage';
+export { AdminScopesPage } from './AdminScopesPage';
+export { AdminClientsPage } from './AdminClientsPage';
+export { AdminSigningKeysPage } from './AdminSigningKeysPage';
+export { AdminAuditPage } from './AdminAuditPage';
