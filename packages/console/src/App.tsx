@@ -24,6 +24,12 @@ function RequireAdmin({ children }: { children: ReactNode }) {
   return <>{children}</>;
 }
 
+/** Where to go after signing in: the `next` page if it is a path on this site, else the token list. */
+function safeNext(): string {
+  const next = new URLSearchParams(window.location.search).get('next');
+  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/login') ? next : '/tokens';
+}
+
 function Routed() {
   const { user, setupNeeded, loadError, retry } = useAuth();
   if (loadError) {
@@ -46,7 +52,7 @@ function Routed() {
   return (
     <Routes>
       <Route path="/setup" element={setupNeeded ? <SetupPage /> : <Navigate to="/tokens" replace />} />
-      <Route path="/login" element={user ? <Navigate to="/tokens" replace /> : setupNeeded ? <Navigate to="/setup" replace /> : <LoginPage />} />
+      <Route path="/login" element={user ? <Navigate to={safeNext()} replace /> : setupNeeded ? <Navigate to="/setup" replace /> : <LoginPage />} />
       <Route
         element={
           <RequireUser>

@@ -8,7 +8,8 @@ import { ErrorBody } from '@keyfob/protocol';
 import type { Container } from './container.js';
 import { createAuthenticator } from './http/plugins/authenticate.js';
 import { registerApiGuards } from './http/plugins/api-guards.js';
-import { registerErrorHandler } from './http/plugins/error-handler.js';
+import { registerErrorHandler, sendError } from './http/plugins/error-handler.js';
+import { KeyfobError } from './errors/keyfob-error.js';
 import { registerValidation } from './http/plugins/validation.js';
 import { loggerOptions } from './http/logging.js';
 import { healthRoutes } from './http/routes/ops/health.js';
@@ -33,6 +34,11 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
     trustProxy: config.trustProxy,
     bodyLimit: config.bodyLimitBytes,
     return503OnClosing: true,
+    maxParamLength: 200,
+    // Malformed URLs and over-long path parameters answer in the one error shape too.
+    frameworkErrors: (error, request, reply) => {
+      sendError(request, reply, new KeyfobError('invalid_request', `the request URL is malformed (${error.code})`));
+    },
   });
 
   let consoleFallback: ((request: FastifyRequest, reply: FastifyReply) => boolean) | undefined;
@@ -84,6 +90,10 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   await app.register(
     async (api) => {
       registerApiGuards(api);
+      // API answers carry secrets (new tokens, client secrets, CSRF tokens) or account data: never cache.
+      api.addHook('onSend', async (_request, reply) => {
+        if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+      });
       setupAndAuthRoutes(api, deps);
       meRoutes(api, deps);
       adminRoutes(api, deps);
@@ -91,7 +101,7 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
     },
     { prefix: '/api/v1' },
   );
-  wellKnownRoutes(app, { issuer: config.baseUrl, keys: container.signingKeys, scopes: container.scopes, alg: config.jwtAlg });
+  wellKnownRoutes(app, { issuer: config.baseUrl, keys: container.signingKeys, scopes: container.scopes, jwksMaxAgeSeconds: config.jwksMaxAgeSeconds });
   await app.register(oauthRoutes, {
     onError: (endpoint, error) => container.metrics.oauthErrors.inc({ endpoint, error }),
     clients: container.clients, exchange: container.exchange, introspection: container.introspection });

@@ -89,7 +89,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     onOutcome: (outcome, seconds) => metrics.recordVerification(outcome, seconds),
   });
 
-  const signingKeys = new SigningKeyService({ store, clock, sealedBox: new SealedBox(keys, previousKeys), alg: config.jwtAlg });
+  const signingKeys = new SigningKeyService({ store, clock, sealedBox: new SealedBox(keys, previousKeys), alg: config.jwtAlg, jwksMaxAgeSeconds: config.jwksMaxAgeSeconds });
   const exchangedTokens = new ExchangedTokens({ keys: signingKeys, clock, issuer: config.baseUrl });
   const clients = new ClientService({ store, clock, hasher, scopes });
   const exchange = new TokenExchange({ store, clock, verifier, policy, tokens: exchangedTokens, onOutcome: (outcome) => metrics.exchanges.inc({ outcome }) });

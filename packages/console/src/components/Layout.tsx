@@ -1,4 +1,4 @@
-import { NavLink, Outlet } from 'react-router';
+import { Link, NavLink, Outlet } from 'react-router';
 import { useAuth } from '../auth';
 
 const ADMIN_LINKS: [string, string][] = [
@@ -19,9 +19,13 @@ export function Layout() {
         Skip to content
       </a>
       <header className="topbar">
-        <a className="brand" href="/tokens">
-          <span aria-hidden="true">🔑</span> keyfob
-        </a>
+        <Link className="brand" to="/tokens">
+          <svg className="brand-mark" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+            <circle cx="8" cy="12" r="4.5" fill="none" stroke="currentColor" strokeWidth="2.2" />
+            <path d="M12.5 12h9M18 12v3.5M21 12v2.5" fill="none" stroke="currentColor" strokeWidth="2.2" strokeLinecap="round" />
+          </svg>
+          keyfob
+        </Link>
         <nav aria-label="Main">
           <ul className="nav">
             <li>

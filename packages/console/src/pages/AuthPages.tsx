@@ -64,7 +64,6 @@ export function SetupPage() {
 export function LoginPage() {
   useDocumentTitle('Sign in');
   const { signedIn, sessionExpired } = useAuth();
-  const navigate = useNavigate();
   return (
     <main id="main" className="auth-page">
       <div className="card auth-card">
@@ -73,9 +72,8 @@ export function LoginPage() {
         <CredentialsForm
           submitLabel="Sign in"
           onSubmit={async (username, password) => {
+            // The /login route sends a signed-in user on to the `next` page.
             signedIn(await api.login({ username, password }));
-            const back = new URLSearchParams(window.location.search).get('next');
-            navigate(back && back.startsWith('/') && !back.startsWith('//') ? back : '/tokens', { replace: true });
           }}
         />
       </div>

@@ -64,7 +64,9 @@ function NewTokenForm({ policy, scopes, onCreated }: { policy: PolicyDto; scopes
     const fromUrl = params.get('expiresInDays');
     if (fromUrl === 'never' && allowsNever(policy)) return { kind: 'never' };
     const days = Number(fromUrl);
-    if (fromUrl && Number.isInteger(days) && days > 0) return { kind: 'days', days };
+    // A link may ask for more than this server's policy allows: then the default applies.
+    const withinMax = policy.maxLifetimeDays === null || days <= policy.maxLifetimeDays;
+    if (fromUrl && Number.isInteger(days) && days > 0 && withinMax) return { kind: 'days', days };
     if (policy.defaultExpiryDays !== null) return { kind: 'days', days: policy.defaultExpiryDays };
     return allowsNever(policy) ? { kind: 'never' } : { kind: 'days', days: presets[0] ?? 30 };
   };

@@ -34,9 +34,10 @@ export function TokenDetailPage() {
       </>
     );
   }
-  if (!loaded.data) return <Loading />;
+  // After a rotation the URL names the new token while the old one is still loaded: wait for it.
+  if (!loaded.data || loaded.data[0].id !== id) return <Loading />;
   const [pat, events] = loaded.data;
-  return <TokenDetail pat={pat} events={events.items} onChanged={loaded.reload} onRotated={setRotated} />;
+  return <TokenDetail key={`${pat.id}:${pat.name}:${pat.description}`} pat={pat} events={events.items} onChanged={loaded.reload} onRotated={setRotated} />;
 }
 
 function TokenDetail({ pat, events, onChanged, onRotated }: { pat: PatDto; events: { id: string; action: string; createdAt: string; ip: string | null; details: Record<string, unknown> }[]; onChanged: () => void; onRotated: (c: CreatedPatDto) => void }) {

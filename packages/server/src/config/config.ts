@@ -32,6 +32,8 @@ export interface Config {
   readonly bodyLimitBytes: number;
   /** Algorithm of new signing keys for exchanged JWTs. */
   readonly jwtAlg: 'EdDSA' | 'ES256';
+  /** How long resource servers may cache the JWKS; a next key must be published this long before it signs. */
+  readonly jwksMaxAgeSeconds: number;
   /** Folder of the built console; undefined: the @keyfob/console package's dist. */
   readonly consoleDir: string | undefined;
 }

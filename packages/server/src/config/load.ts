@@ -67,6 +67,7 @@ export function loadConfig(env: Env = process.env): Config {
 
   return Object.freeze({
     jwtAlg,
+    jwksMaxAgeSeconds: integer(get, 'KEYFOB_JWKS_MAX_AGE_SECONDS', 60, 0, 86_400),
     consoleDir: get('KEYFOB_CONSOLE_DIR') === undefined ? undefined : resolve(get('KEYFOB_CONSOLE_DIR')!),
     port,
     host,

@@ -98,5 +98,11 @@ function parseExpiresAt(raw: string): number {
   const iso = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i.test(raw);
   const at = dateOnly || iso ? Date.parse(dateOnly ? `${raw}T00:00:00Z` : raw) : Number.NaN;
   if (Number.isNaN(at)) throw new ValidationError('expiresAt', 'must be an ISO 8601 date or date-time with a time zone');
+  // Date.parse rolls 2030-02-31 over to March; a date that does not exist is an error.
+  const [year, month, day] = raw.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const check = new Date(Date.UTC(year, month - 1, day));
+  if (check.getUTCFullYear() !== year || check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day) {
+    throw new ValidationError('expiresAt', `${raw.slice(0, 10)} is not a calendar date`);
+  }
   return at;
 }

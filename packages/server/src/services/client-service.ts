@@ -37,7 +37,7 @@ export class ClientService {
       secretKeyId: digest.keyId,
       grantTypes: body.grantTypes ?? [TOKEN_EXCHANGE_GRANT],
       allowedAudiences: dedupe(body.allowedAudiences ?? []),
-      allowedScopes: body.allowedScopes ? dedupe(body.allowedScopes) : null,
+      allowedScopes: body.allowedScopes ? dedupe(body.allowedScopes, 'allowedScopes') : null,
       canIntrospect: body.introspection ?? true,
       disabledAt: null,
       createdAt: new Date(now),
@@ -69,7 +69,7 @@ export class ClientService {
       changes.name = body.name.trim();
     }
     if (body.allowedAudiences !== undefined) changes.allowedAudiences = dedupe(body.allowedAudiences);
-    if (body.allowedScopes !== undefined) changes.allowedScopes = body.allowedScopes === null ? null : dedupe(body.allowedScopes);
+    if (body.allowedScopes !== undefined) changes.allowedScopes = body.allowedScopes === null ? null : dedupe(body.allowedScopes, 'allowedScopes');
     if (body.introspection !== undefined) changes.canIntrospect = body.introspection;
     return this.deps.store.transaction(async (repos) => {
       const existing = await repos.clients.findById(id);
@@ -113,6 +113,9 @@ export class ClientService {
   }
 }
 
-function dedupe(values: readonly string[]): string[] {
-  return [...new Set(values.map((v) => v.trim()).filter(Boolean))];
+function dedupe(values: readonly string[], field = 'allowedAudiences'): string[] {
+  const trimmed = values.map((v) => v.trim());
+  // A blank entry would otherwise vanish and turn "only these" into "any audience".
+  if (trimmed.some((v) => v === '')) throw new ValidationError(field, 'must not contain blank entries');
+  return [...new Set(trimmed)];
 }

@@ -1,4 +1,4 @@
-import { parseToken } from '@keyfob/protocol';
+import { effectiveScopes, grants, parseToken } from '@keyfob/protocol';
 import { StoreUnavailable } from '../errors/keyfob-error.js';
 import { patStatus, type Actor, type OAuthClient } from '../domain/models.js';
 import type { Store } from '../repositories/store.js';
@@ -78,14 +78,18 @@ export class Introspection {
       const found = await this.deps.store.repos.pats.findById(claims[PAT_ID_CLAIM]);
       if (!found || patStatus(found, this.deps.clock.now()) !== 'active') return undefined;
       const owner = await this.deps.store.repos.users.findById(found.userId);
-      return owner && owner.disabledAt === null ? owner : undefined;
+      return owner && owner.disabledAt === null ? { owner, pat: found } : undefined;
     });
     if (!live) return INACTIVE;
+    // The token carries the scope granted at exchange; only what the PAT may still use counts now.
+    const usable = effectiveScopes(live.pat.scopes, live.owner.role === 'admin');
+    const scope = claims.scope.split(' ').filter((s) => s !== '' && grants(usable, s));
+    if (scope.length === 0) return INACTIVE;
     return {
       active: true,
-      scope: claims.scope,
+      scope: scope.join(' '),
       client_id: claims.client_id,
-      username: live.username,
+      username: live.owner.username,
       sub: claims.sub,
       exp: claims.exp,
       iat: claims.iat,

@@ -47,20 +47,15 @@ export class PatService {
       throw new KeyfobError('invalid_scope', `scopes: "${adminScope}" is only available to admins`, { field: 'scopes' });
     }
     this.assertCallerHolds(principal, scopes);
-    const audiences = [...new Set((body.audiences ?? []).map((a) => a.trim()))];
+    const audiences = inheritRestriction(principal.pat?.audiences, [...new Set((body.audiences ?? []).map((a) => a.trim()))], 'audiences');
     if (audiences.some((a) => a === '')) throw new ValidationError('audiences', 'must not contain blank entries');
-    const allowedIps = normalizeIps(body.allowedIps ?? []);
+    const allowedIps = inheritRestriction(principal.pat?.allowedIps, normalizeIps(body.allowedIps ?? []), 'allowedIps');
 
     const policy = await this.deps.policy.get();
-    let expiresAt = resolveExpiry(policy, body, now);
-    // A token minted by another token must not outlive it, or tokens:write would defeat expiry.
-    const ceiling = principal.pat?.expiresAt?.getTime() ?? null;
-    if (ceiling !== null) {
-      const explicit = body.expiresAt !== undefined || body.expiresInDays !== undefined;
-      if (explicit && (expiresAt === null || expiresAt > ceiling)) {
-        throw new PolicyViolation(body.expiresAt !== undefined ? 'expiresAt' : 'expiresInDays', 'must not be later than the expiry of the token making this request');
-      }
-      expiresAt = expiresAt === null ? ceiling : Math.min(expiresAt, ceiling);
+    const requested = resolveExpiry(policy, body, now);
+    const expiresAt = capByCaller(principal, requested);
+    if (expiresAt !== requested && (body.expiresAt !== undefined || body.expiresInDays !== undefined)) {
+      throw new PolicyViolation(body.expiresAt !== undefined ? 'expiresAt' : 'expiresInDays', 'must not be later than the expiry of the token making this request');
     }
 
     const generated = generateToken(this.deps.tokenPrefix);
@@ -162,8 +157,16 @@ export class PatService {
       // Rotation hands out a working secret, so a token may only rotate what it could have created.
       this.assertCallerHolds(principal, old.scopes.filter((s) => !isAdminScope(s) || principal.user.role === 'admin'));
       await repos.users.lock(old.userId, store.dialect);
+      if (patStatus(old, now) === 'expired') {
+        // Bringing an expired token back is a new token in all but name: the catalogue and the
+        // per-user limit apply as they would to a create.
+        await this.deps.scopes.assertKnown(old.scopes, 'scopes', repos);
+        if (policy.maxTokensPerUser !== null && (await repos.pats.countActive(old.userId, now)) >= policy.maxTokensPerUser) {
+          throw new PolicyViolation('name', `the owner already has ${policy.maxTokensPerUser} active tokens (policy maxTokensPerUser)`);
+        }
+      }
       await repos.pats.revoke(old.id, now + grace * 1000, principal.user.id, 'rotated');
-      const expiresAt = rotationExpiry(policy, old.createdAt.getTime(), old.expiresAt?.getTime() ?? null, now);
+      const expiresAt = capByCaller(principal, rotationExpiry(policy, old.createdAt.getTime(), old.expiresAt?.getTime() ?? null, now));
       const pat = await repos.pats.insert({
         id: newId(now),
         userId: old.userId,
@@ -221,6 +224,28 @@ export class PatService {
     const missing = scopes.find((s) => !grants(principal.scopes, s));
     if (missing !== undefined) throw new InsufficientScope(missing, `scopes: the calling token does not hold "${missing}"`);
   }
+}
+
+/**
+ * A token minted or rotated by another token must not outlive it, or tokens:write would defeat
+ * expiry. Returns the expiry capped at the calling token's own (sessions are not capped).
+ */
+function capByCaller(principal: Principal, expiresAt: number | null): number | null {
+  const ceiling = principal.pat?.expiresAt?.getTime() ?? null;
+  if (ceiling === null) return expiresAt;
+  return expiresAt === null ? ceiling : Math.min(expiresAt, ceiling);
+}
+
+/**
+ * A token minted by a restricted token stays at least as restricted: with no list given it
+ * inherits the caller's; a given list must lie inside the caller's.
+ */
+function inheritRestriction(callerList: readonly string[] | undefined, requested: string[], field: string): string[] {
+  if (!callerList || callerList.length === 0) return requested;
+  if (requested.length === 0) return [...callerList];
+  const outside = requested.find((entry) => !callerList.includes(entry));
+  if (outside !== undefined) throw new KeyfobError('insufficient_scope', `${field}: "${outside}" is outside the calling token's own ${field}`, { field });
+  return requested;
 }
 
 function normalizeIps(entries: readonly string[]): string[] {

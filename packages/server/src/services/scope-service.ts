@@ -1,7 +1,7 @@
 import { BUILTIN_SCOPES, isAdminScope } from '@keyfob/protocol';
 import { Conflict, KeyfobError, NotFound } from '../errors/keyfob-error.js';
 import type { Actor, ScopeEntry } from '../domain/models.js';
-import type { Store } from '../repositories/store.js';
+import type { Repositories, Store } from '../repositories/store.js';
 import { recordAudit } from './audit-log.js';
 import type { Clock } from './clock.js';
 
@@ -18,8 +18,10 @@ export class ScopeService {
   }
 
   /** Checks that every scope is in the catalogue; the error names the first unknown one. */
-  async assertKnown(scopes: readonly string[], field = 'scopes'): Promise<void> {
-    const known = await this.deps.store.repos.scopes.names(scopes);
+  async assertKnown(scopes: readonly string[], field = 'scopes', repos: Repositories = this.deps.store.repos): Promise<void> {
+    // Inside a transaction pass its repositories: SQLite has one connection, and a query outside
+    // the open transaction would wait for it forever.
+    const known = await repos.scopes.names(scopes);
     const unknown = scopes.find((s) => !known.has(s));
     if (unknown !== undefined) throw new KeyfobError('invalid_scope', `${field}: "${unknown}" is not in the scope catalogue`, { field });
   }

@@ -33,7 +33,8 @@ export class SessionService {
     const passwordOk = await verifyPassword(user?.passwordHash ?? null, password);
     const now = clock.now();
     if (!user || !passwordOk || user.disabledAt !== null) {
-      await recordAudit(store.repos, { userId: user?.id ?? null, tokenId: null, ...meta }, {
+      // The attempt is not the targeted user's doing: they are the target, never the actor.
+      await recordAudit(store.repos, { userId: null, tokenId: null, ...meta }, {
         action: 'auth.login_failed',
         targetType: 'user',
         ...(user ? { targetId: user.id } : {}),

@@ -5,6 +5,7 @@ import type { Actor, SigningKeyRecord } from '../domain/models.js';
 import type { Repositories, Store } from '../repositories/store.js';
 import { recordAudit } from './audit-log.js';
 import type { Clock } from './clock.js';
+import { Conflict } from '../errors/keyfob-error.js';
 
 export type SigningAlg = 'EdDSA' | 'ES256';
 
@@ -27,7 +28,7 @@ export interface Signer {
 export class SigningKeyService {
   #signer: { value: Signer; loadedAt: number } | undefined;
 
-  constructor(private readonly deps: { store: Store; clock: Clock; sealedBox: SealedBox; alg: SigningAlg }) {}
+  constructor(private readonly deps: { store: Store; clock: Clock; sealedBox: SealedBox; alg: SigningAlg; jwksMaxAgeSeconds: number }) {}
 
   /** Makes sure an active and a next key exist (first start, or after keys were lost). */
   async ensureKeys(): Promise<void> {
@@ -51,6 +52,13 @@ export class SigningKeyService {
         // Without a published next key there is nothing safe to promote; publish one first.
         next = await this.generate('next', now);
         await repos.signingKeys.insert(next);
+      }
+      // Resource servers may hold a JWKS fetched up to max-age ago: the next key must have been in
+      // it that long before it may sign.
+      const publishedFor = now - next.createdAt.getTime();
+      if (publishedFor < this.deps.jwksMaxAgeSeconds * 1000) {
+        const wait = Math.ceil((this.deps.jwksMaxAgeSeconds * 1000 - publishedFor) / 1000);
+        throw new Conflict(`the next key was published ${Math.floor(publishedFor / 1000)} s ago; resource servers may cache the JWKS for ${this.deps.jwksMaxAgeSeconds} s — rotate again in ${wait} s`);
       }
       if (active) await repos.signingKeys.setStatus(active.kid, 'retired', { retiredAt: now, unpublishAt: now + MAX_EXCHANGED_TTL_SECONDS * 1000 });
       await repos.signingKeys.setStatus(next.kid, 'active', { activatedAt: now });

@@ -1,4 +1,4 @@
-import { ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE, PAT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from '@keyfob/protocol';
+import { ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE, PAT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, grants } from '@keyfob/protocol';
 import { OAuthError } from '../errors/oauth-error.js';
 import { newId } from '../domain/ids.js';
 import type { OAuthClient } from '../domain/models.js';
@@ -142,7 +142,7 @@ export class TokenExchange {
     const requested = [...new Set(requestedRaw.split(' ').filter(Boolean))];
     if (requested.length === 0) throw new OAuthError('invalid_scope', 'scope must name at least one scope');
     for (const s of requested) {
-      if (!effective.includes(s)) throw new OAuthError('invalid_scope', `the subject token does not hold "${s}"`);
+      if (!grants(effective, s)) throw new OAuthError('invalid_scope', `the subject token does not hold "${s}"`);
       if (ceiling !== null && !ceiling.includes(s)) throw new OAuthError('invalid_scope', `this client may not receive "${s}"`);
     }
     return requested;

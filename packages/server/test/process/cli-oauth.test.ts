@@ -14,7 +14,8 @@ for (const dialect of DIALECTS) {
 
     it('registers a client whose secret works at /oauth/introspect, and rotates keys published in the JWKS', { timeout: 90_000 }, async () => {
       db = await dialect.create();
-      const env = storeEnv(dialect.name, db);
+      // A zero JWKS cache lifetime lets the freshly published next key be promoted at once.
+      const env = { ...storeEnv(dialect.name, db), KEYFOB_JWKS_MAX_AGE_SECONDS: '0' };
       const created = await runCli(['clients', 'create', 'gateway', '--audience', 'https://api.example.com', '--json'], env);
       expect(created.code, created.stderr).toBe(0);
       const client = JSON.parse(created.stdout);

@@ -46,7 +46,8 @@ function securityHeaders(reply: FastifyReply): void {
  * survive a reload. Returns the fallback for the not-found handler.
  */
 export async function registerConsole(app: FastifyInstance, dir: string): Promise<(request: FastifyRequest, reply: FastifyReply) => boolean> {
-  const index = readFileSync(join(dir, 'index.html'));
+  // Read per request (it is small and never cached) so a rebuilt console is served at once.
+  const index = () => readFileSync(join(dir, 'index.html'));
   await app.register(fastifyStatic, {
     root: dir,
     prefix: '/',
@@ -60,7 +61,7 @@ export async function registerConsole(app: FastifyInstance, dir: string): Promis
   });
   const sendIndex = (reply: FastifyReply) => {
     securityHeaders(reply);
-    return reply.header('cache-control', 'no-store').type('text/html; charset=utf-8').send(index);
+    return reply.header('cache-control', 'no-store').type('text/html; charset=utf-8').send(index());
   };
   app.get('/', { schema: { hide: true } }, async (_request, reply) => sendIndex(reply));
   return (request, reply) => {

@@ -31,7 +31,9 @@ function describeValidation(error: FastifyError): KeyfobError {
       ? 'is not a known field'
       : issue.keyword === 'required'
         ? 'is required'
-        : (issue.message ?? 'is invalid');
+        : issue.keyword === 'minLength' && issue.params?.['limit'] === 1
+          ? 'must not be empty'
+          : (issue.message ?? 'is invalid').replace(/must NOT/g, 'must not');
   return new KeyfobError('invalid_request', `${field}: ${detail}`, { field });
 }
 

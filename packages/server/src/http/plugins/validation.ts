@@ -18,6 +18,16 @@ export function registerValidation(app: FastifyInstance): void {
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
   // Only JSON bodies are accepted on the API; anything else is a 415 rather than a confusing 400.
   app.removeContentTypeParser('text/plain');
+  // Many clients send Content-Type: application/json on every request, also body-less ones
+  // (DELETE, rotate, logout): an empty body is "no body", not a parse error. The default parser
+  // (with its prototype-poisoning protection) handles everything else.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    return parseJson(request, text, done);
+  });
 }
 
 /** For routes whose JSON body is optional: an absent body validates as `{}`. */

@@ -34,6 +34,11 @@ export function meRoutes(app: FastifyInstance, deps: ApiDeps): void {
     { onRequest: deps.auth({ scope: 'tokens:write' }), schema: { tags, summary: 'Change own display name, email, password or notification choices', body: UpdateMeBody, response: { 200: User, ...errorResponses } } },
     async (request) => {
       const p = request.principal;
+      // A leaked token must not be able to redirect or silence the owner's alerts, or take the account.
+      const sensitive = (['email', 'password', 'notifications'] as const).find((f) => request.body[f] !== undefined);
+      if (p.kind === 'pat' && sensitive !== undefined) {
+        throw new KeyfobError('forbidden', `${sensitive}: changing email, password or notifications needs a console session`, { field: sensitive });
+      }
       return presentUser(await deps.users.updateMe(actorOf(p), p.user, request.body, p.sessionIdHash));
     },
   );

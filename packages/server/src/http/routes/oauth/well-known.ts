@@ -4,7 +4,7 @@ import type { ScopeService } from '../../../services/scope-service.js';
 import type { SigningKeyService } from '../../../services/signing-key-service.js';
 
 /** RFC 8414 metadata and the JWKS that resource servers verify exchanged tokens against. */
-export function wellKnownRoutes(app: FastifyInstance, deps: { issuer: string; keys: SigningKeyService; scopes: ScopeService; alg: string }): void {
+export function wellKnownRoutes(app: FastifyInstance, deps: { issuer: string; keys: SigningKeyService; scopes: ScopeService; jwksMaxAgeSeconds: number }): void {
   const authMethods = ['client_secret_basic', 'client_secret_post'];
   app.get('/.well-known/oauth-authorization-server', { schema: { tags: ['oauth'], summary: 'RFC 8414 authorization server metadata' } }, async (_request, reply) => {
     reply.header('cache-control', 'public, max-age=300');
@@ -27,7 +27,7 @@ export function wellKnownRoutes(app: FastifyInstance, deps: { issuer: string; ke
   });
 
   app.get('/.well-known/jwks.json', { schema: { tags: ['oauth'], summary: 'Public keys of exchanged JWTs (next, active and still-valid retired keys)' } }, async (_request, reply) => {
-    reply.header('cache-control', 'public, max-age=60');
+    reply.header('cache-control', `public, max-age=${deps.jwksMaxAgeSeconds}`);
     reply.header('content-type', 'application/jwk-set+json; charset=utf-8');
     return deps.keys.jwks();
   });
