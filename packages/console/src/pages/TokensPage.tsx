@@ -1,7 +1,8 @@
 import { useState } from 'react';
+import { TokenCells } from '../components/TokenCells';
 import { Link, useSearchParams } from 'react-router';
 import { api, type PatDto } from '../api/client';
-import { EmptyState, Expiry, LoadError, Loading, PageHeader, ScopeChips, StatusBadge, Time } from '../components/ui';
+import { EmptyState, LoadError, Loading, PageHeader } from '../components/ui';
 import { useDocumentTitle, useLoad } from '../hooks';
 
 const TABS = [
@@ -105,22 +106,7 @@ export function TokensPage() {
                     <Link to={`/tokens/${t.id}`}>{t.name}</Link>
                     <div className="muted small mono">{t.displayHint}</div>
                   </td>
-                  <td>
-                    <ScopeChips scopes={t.scopes} />
-                  </td>
-                  <td>
-                    <Expiry iso={t.expiresAt} status={t.status} />
-                  </td>
-                  <td>
-                    <Time iso={t.lastUsedAt} fallback="never" />
-                    {t.lastUsedIp && <div className="muted small">from {t.lastUsedIp}</div>}
-                  </td>
-                  <td>
-                    <Time iso={t.createdAt} />
-                  </td>
-                  <td>
-                    <StatusBadge status={t.status} />
-                  </td>
+                  <TokenCells pat={t} />
                 </tr>
               ))}
             </tbody>

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/dialects.js';
-import { ADMIN, asSession, createTestApp, createUser, login, setupAdmin, sessionCookieOf, type Session, type TestApp } from '../helpers/test-app.js';
+import { ADMIN, asSession, createTestApp, createUser, login, sessionCookieOf, type Session, type TestApp } from '../helpers/test-app.js';
 import { securityCases } from '../helpers/security-cases.js';
 
 for (const dialect of DIALECTS) {

@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { TokenCells } from '../../components/TokenCells';
 import { useSearchParams } from 'react-router';
 import { api, type PatDto, type UserDto } from '../../api/client';
-import { Alert, ConfirmDialog, Expiry, LoadError, Loading, PageHeader, ScopeChips, StatusBadge, Time } from '../../components/ui';
+import { Alert, ConfirmDialog, LoadError, Loading, PageHeader } from '../../components/ui';
 import { useDocumentTitle, useLoad } from '../../hooks';
 import { asError, LoadMore, plural, RowLabel, usePaged, useUserDirectory, TableWrap } from './shared';
 
@@ -234,22 +235,7 @@ export function AdminTokensPage() {
                         <span className="visually-hidden"> (show only this user’s tokens)</span>
                       </button>
                     </td>
-                    <td>
-                      <ScopeChips scopes={t.scopes} />
-                    </td>
-                    <td>
-                      <Expiry iso={t.expiresAt} status={t.status} />
-                    </td>
-                    <td>
-                      <Time iso={t.lastUsedAt} fallback="never" />
-                      {t.lastUsedIp && <div className="muted small">from {t.lastUsedIp}</div>}
-                    </td>
-                    <td>
-                      <Time iso={t.createdAt} />
-                    </td>
-                    <td>
-                      <StatusBadge status={t.status} />
-                    </td>
+                    <TokenCells pat={t} />
                     <td>
                       {t.status !== 'revoked' && (
                         <button type="button" className="button button-small button-danger-outline" onClick={() => setRevoking(t)}>
