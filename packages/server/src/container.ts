@@ -17,6 +17,8 @@ import { Introspection } from './services/introspection.js';
 import { SigningKeyService } from './services/signing-key-service.js';
 import { TokenExchange } from './services/token-exchange.js';
 import { SealedBox } from './crypto/sealed-box.js';
+import { VerificationCache } from './cache/verification-cache.js';
+import { LocalBus, PgNotifyBus, type InvalidationBus } from './cache/invalidation-bus.js';
 import { PatService } from './services/pat-service.js';
 import { PolicyService } from './services/policy-service.js';
 import { ScopeService } from './services/scope-service.js';
@@ -43,6 +45,8 @@ export interface Container {
   readonly signingKeys: SigningKeyService;
   readonly exchange: TokenExchange;
   readonly introspection: Introspection;
+  readonly cache: VerificationCache | undefined;
+  readonly bus: InvalidationBus;
   /** Flushes pending usage and closes the store. */
   close(): Promise<void>;
 }
@@ -52,6 +56,7 @@ export interface ContainerOptions {
   /** Use this database instead of opening one from the config (tests). */
   readonly db?: Kysely<DB>;
   readonly onBackgroundError?: (error: unknown) => void;
+  readonly onBusState?: (state: 'listening' | 'lost', detail?: unknown) => void;
 }
 
 /**
@@ -76,18 +81,28 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const usage = new UsageRecorder({ store, flushIntervalMs: config.usageFlushIntervalMs, ...(options.onBackgroundError ? { onError: options.onBackgroundError } : {}) });
   const policy = new PolicyService({ store, clock });
   const scopes = new ScopeService({ store, clock });
-  const users = new UserService({ store, clock });
+  const cache = config.verifyCache.enabled ? new VerificationCache(config.verifyCache) : undefined;
+  const bus: InvalidationBus =
+    config.database.kind === 'postgres'
+      ? new PgNotifyBus({ url: config.database.url, cache, heartbeatMs: config.heartbeatMs, ...(options.onBusState ? { onStateChange: options.onBusState } : {}) })
+      : new LocalBus(cache);
+  const users = new UserService({ store, clock, bus });
   const audit = new AuditService({ store });
   const sessions = new SessionService({ store, clock, sessionKey: keys.sessionKey, ttlSeconds: config.sessionTtlSeconds });
-  const pats = new PatService({ store, clock, hasher, policy, scopes, tokenPrefix: config.tokenPrefix });
+  const pats = new PatService({ store, clock, hasher, policy, scopes, tokenPrefix: config.tokenPrefix, bus });
   const verifier = new Verifier({
     store,
+    cache,
+    bus,
+    maxPendingLookups: config.maxPendingLookups,
     clock,
     hasher,
     usage,
     acceptedPrefixes: config.acceptedPrefixes,
     onOutcome: (outcome, seconds) => metrics.recordVerification(outcome, seconds),
+    onCache: (result) => metrics.cacheLookups.inc({ result }),
   });
+  metrics.observeCache(cache);
 
   const signingKeys = new SigningKeyService({ store, clock, sealedBox: new SealedBox(keys, previousKeys), alg: config.jwtAlg, jwksMaxAgeSeconds: config.jwksMaxAgeSeconds });
   const exchangedTokens = new ExchangedTokens({ keys: signingKeys, clock, issuer: config.baseUrl });
@@ -100,6 +115,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
 
   await scopes.ensureBuiltins();
   await signingKeys.ensureKeys();
+  await bus.start();
   if (config.bootstrapAdmin && (await users.setupNeeded())) {
     await users.setup(SYSTEM_ACTOR, { username: config.bootstrapAdmin.username, password: config.bootstrapAdmin.password });
   }
@@ -108,10 +124,11 @@ export async function createContainer(config: Config, options: ContainerOptions 
   let closed: Promise<void> | undefined;
   return {
     config, clock, store, metrics, hasher, usage, verifier, users, sessions, pats, policy, scopes, audit,
-    clients, signingKeys, exchange, introspection,
+    clients, signingKeys, exchange, introspection, cache, bus,
     close() {
       closed ??= (async () => {
         await usage.stop();
+        await bus.stop();
         await store.destroy();
       })();
       return closed;

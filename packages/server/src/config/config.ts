@@ -34,6 +34,11 @@ export interface Config {
   readonly jwtAlg: 'EdDSA' | 'ES256';
   /** How long resource servers may cache the JWKS; a next key must be published this long before it signs. */
   readonly jwksMaxAgeSeconds: number;
+  /** Per-instance verification cache; `enabled: false` (KEYFOB_VERIFY_CACHE=off) gives a zero window. */
+  readonly verifyCache: { readonly enabled: boolean; readonly ttlMs: number; readonly maxEntries: number; readonly maxBytes: number };
+  /** Heartbeat period of the PostgreSQL invalidation listener. */
+  readonly heartbeatMs: number;
+  readonly maxPendingLookups: number;
   /** Folder of the built console; undefined: the @keyfob/console package's dist. */
   readonly consoleDir: string | undefined;
 }

@@ -62,11 +62,22 @@ export function loadConfig(env: Env = process.env): Config {
   const trustProxyRaw = get('KEYFOB_TRUST_PROXY');
   const trustProxy = trustProxyRaw === undefined || trustProxyRaw === 'false' ? false : trustProxyRaw === 'true' ? true : trustProxyRaw;
 
+  const cacheSwitch = get('KEYFOB_VERIFY_CACHE') ?? 'on';
+  if (cacheSwitch !== 'on' && cacheSwitch !== 'off') throw new ConfigError('KEYFOB_VERIFY_CACHE', 'must be on or off');
+
   const jwtAlg = get('KEYFOB_JWT_ALG') ?? 'EdDSA';
   if (jwtAlg !== 'EdDSA' && jwtAlg !== 'ES256') throw new ConfigError('KEYFOB_JWT_ALG', 'must be EdDSA or ES256');
 
   return Object.freeze({
     jwtAlg,
+    verifyCache: Object.freeze({
+      enabled: cacheSwitch === 'on',
+      ttlMs: integer(get, 'KEYFOB_VERIFY_CACHE_TTL_MS', 10_000, 100, 3_600_000),
+      maxEntries: integer(get, 'KEYFOB_VERIFY_CACHE_MAX_ENTRIES', 100_000, 1, 100_000_000),
+      maxBytes: integer(get, 'KEYFOB_VERIFY_CACHE_MAX_MB', 64, 1, 65_536) * 1024 * 1024,
+    }),
+    heartbeatMs: integer(get, 'KEYFOB_HEARTBEAT_MS', 500, 50, 60_000),
+    maxPendingLookups: integer(get, 'KEYFOB_MAX_PENDING_LOOKUPS', 256, 1, 100_000),
     jwksMaxAgeSeconds: integer(get, 'KEYFOB_JWKS_MAX_AGE_SECONDS', 60, 0, 86_400),
     consoleDir: get('KEYFOB_CONSOLE_DIR') === undefined ? undefined : resolve(get('KEYFOB_CONSOLE_DIR')!),
     port,

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Prometheus metrics of one keyfob instance, on a registry of its own (no global state). */
 export class Metrics {
@@ -42,6 +42,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly cacheLookups = new Counter({
+    name: 'keyfob_verify_cache_lookups_total',
+    help: 'Verification cache lookups: hit, miss, or bypass (cache off or invalidation listener not trusted)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
   readonly oauthErrors = new Counter({
     name: 'keyfob_oauth_errors_total',
     help: 'Error answers of the /oauth endpoints by endpoint and OAuth error code',
@@ -51,6 +57,13 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'keyfob_' });
+  }
+
+  /** Gauges read at scrape time from the cache itself. */
+  observeCache(cache: { readonly size: number; readonly bytes: number } | undefined): void {
+    if (!cache) return;
+    new Gauge({ name: 'keyfob_verify_cache_entries', help: 'Entries in the verification cache', registers: [this.registry], collect() { this.set(cache.size); } });
+    new Gauge({ name: 'keyfob_verify_cache_bytes', help: 'Estimated bytes held by the verification cache', registers: [this.registry], collect() { this.set(cache.bytes); } });
   }
 
   recordVerification(outcome: string, seconds: number): void {

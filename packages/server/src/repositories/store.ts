@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../db/types.js';
 import { AuditRepository } from './audit.js';
 import { ClientsRepository } from './clients.js';
+import { EventsRepository } from './events.js';
 import { RevokedJwtsRepository, SigningKeysRepository } from './signing-keys.js';
 import { PatsRepository } from './pats.js';
 import { ScopesRepository } from './scopes.js';
@@ -19,9 +20,10 @@ export interface Repositories {
   readonly clients: ClientsRepository;
   readonly signingKeys: SigningKeysRepository;
   readonly revokedJwts: RevokedJwtsRepository;
+  readonly events: EventsRepository;
 }
 
-function repositoriesOn(db: Kysely<DB>): Repositories {
+function repositoriesOn(db: Kysely<DB>, dialect: 'sqlite' | 'postgres'): Repositories {
   return {
     users: new UsersRepository(db),
     sessions: new SessionsRepository(db),
@@ -32,6 +34,7 @@ function repositoriesOn(db: Kysely<DB>): Repositories {
     clients: new ClientsRepository(db),
     signingKeys: new SigningKeysRepository(db),
     revokedJwts: new RevokedJwtsRepository(db),
+    events: new EventsRepository(db, dialect),
   };
 }
 
@@ -46,11 +49,11 @@ export class Store {
     readonly db: Kysely<DB>,
     readonly dialect: 'sqlite' | 'postgres',
   ) {
-    this.repos = repositoriesOn(db);
+    this.repos = repositoriesOn(db, dialect);
   }
 
   transaction<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute((trx) => fn(repositoriesOn(trx)));
+    return this.db.transaction().execute((trx) => fn(repositoriesOn(trx, this.dialect)));
   }
 
   async ping(): Promise<void> {

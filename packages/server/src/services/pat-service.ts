@@ -10,6 +10,7 @@ import type { PatFilter } from '../repositories/pats.js';
 import type { Repositories, Store } from '../repositories/store.js';
 import { recordAudit } from './audit-log.js';
 import type { Clock } from './clock.js';
+import type { InvalidationBus } from '../cache/invalidation-bus.js';
 import type { PolicyService } from './policy-service.js';
 import { actorOf, type Principal } from './principal.js';
 import type { ScopeService } from './scope-service.js';
@@ -27,8 +28,8 @@ export interface PatServiceDeps {
   readonly policy: PolicyService;
   readonly scopes: ScopeService;
   readonly tokenPrefix: string;
-  /** Called after a change that can make a token fail, before the request is answered. */
-  readonly onInvalidate?: (patIds: readonly string[] | 'all') => void;
+  /** Told about every change that can make a token fail: in its transaction, and before the answer. */
+  readonly bus: InvalidationBus;
 }
 
 /** Creation, listing, renaming, rotation and revocation of personal access tokens. */
@@ -133,10 +134,11 @@ export class PatService {
       const pat = await this.getIn(repos, id, ownerId);
       const why = reason?.trim() || (actor.userId === pat.userId ? 'revoked by owner' : 'revoked by admin');
       if (!(await repos.pats.revoke(id, now, actor.userId, why))) return pat;
+      await this.deps.bus.publishIn(repos, { kind: 'pats', ids: [id] });
       await recordAudit(repos, actor, { action: 'token.revoked', targetType: 'token', targetId: id, details: { reason: why, ownerId: pat.userId } }, now);
       return { ...pat, revokedAt: new Date(now), revokedBy: actor.userId, revokeReason: why };
     });
-    this.deps.onInvalidate?.([id]);
+    this.deps.bus.applyLocal({ kind: 'pats', ids: [id] });
     return result;
   }
 
@@ -166,6 +168,8 @@ export class PatService {
         }
       }
       await repos.pats.revoke(old.id, now + grace * 1000, principal.user.id, 'rotated');
+      // Also with a grace period: cached copies must learn the time the old secret stops.
+      await this.deps.bus.publishIn(repos, { kind: 'pats', ids: [old.id] });
       const expiresAt = capByCaller(principal, rotationExpiry(policy, old.createdAt.getTime(), old.expiresAt?.getTime() ?? null, now));
       const pat = await repos.pats.insert({
         id: newId(now),
@@ -187,7 +191,7 @@ export class PatService {
       await recordAudit(repos, actorOf(principal), { action: 'token.rotated', targetType: 'token', targetId: old.id, details: { newTokenId: pat.id, graceSeconds: grace, ownerId: old.userId } }, now);
       return { token: generated.token, pat };
     });
-    if (grace === 0) this.deps.onInvalidate?.([id]);
+    this.deps.bus.applyLocal({ kind: 'pats', ids: [id] });
     return result;
   }
 
@@ -200,11 +204,12 @@ export class PatService {
     const why = reason?.trim() || 'bulk revocation by admin';
     const ids = await this.deps.store.transaction(async (repos) => {
       const revoked = await repos.pats.revokeMatching(filter, now, actor.userId, why);
+      if (revoked.length > 0) await this.deps.bus.publishIn(repos, { kind: 'all' });
       const described = { ...filter, ...(filter.issuedBefore !== undefined ? { issuedBefore: new Date(filter.issuedBefore).toISOString() } : {}) };
       await recordAudit(repos, actor, { action: 'token.bulk_revoked', targetType: 'token', details: { filter: described, count: revoked.length, reason: why } }, now);
       return revoked;
     });
-    if (ids.length > 0) this.deps.onInvalidate?.('all');
+    if (ids.length > 0) this.deps.bus.applyLocal({ kind: 'all' });
     return ids.length;
   }
 

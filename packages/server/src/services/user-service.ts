@@ -8,6 +8,7 @@ import type { Repositories, Store } from '../repositories/store.js';
 import type { UserChanges, UserFilter } from '../repositories/users.js';
 import { recordAudit } from './audit-log.js';
 import type { Clock } from './clock.js';
+import type { InvalidationBus } from '../cache/invalidation-bus.js';
 
 const SETUP_MARKER = 'setup';
 
@@ -20,7 +21,7 @@ export interface NewUserInput {
 }
 
 export class UserService {
-  constructor(private readonly deps: { store: Store; clock: Clock }) {}
+  constructor(private readonly deps: { store: Store; clock: Clock; bus: InvalidationBus }) {}
 
   async setupNeeded(): Promise<boolean> {
     return (await this.deps.store.repos.users.count()) === 0;
@@ -89,7 +90,7 @@ export class UserService {
   async update(actor: Actor, id: string, body: UpdateUserBody): Promise<User> {
     const passwordHash = body.password === undefined ? undefined : await hashPassword(body.password);
     const now = this.deps.clock.now();
-    return this.deps.store.transaction(async (repos) => {
+    const result = await this.deps.store.transaction(async (repos) => {
       const user = await repos.users.findById(id);
       if (!user) throw new NotFound('user');
       const losesAdmin = user.role === 'admin' && user.disabledAt === null && ((body.role !== undefined && body.role !== 'admin') || body.disabled === true);
@@ -105,6 +106,9 @@ export class UserService {
       if (!updated) throw new NotFound('user');
 
       if (changes.disabledAt !== undefined || passwordHash !== undefined) await repos.sessions.deleteForUser(id);
+      // A disabled owner stops every token, a role change changes what admin:* grants.
+      const invalidates = changes.disabledAt !== undefined || (changes.role !== undefined && changes.role !== user.role);
+      if (invalidates) await this.deps.bus.publishIn(repos, { kind: 'user', id });
       const target = { targetType: 'user', targetId: id } as const;
       if (changes.role !== undefined && changes.role !== user.role) {
         await recordAudit(repos, actor, { action: 'user.role_changed', ...target, details: { from: user.role, to: changes.role } }, now);
@@ -114,8 +118,10 @@ export class UserService {
       if (profile.length > 0 || passwordHash !== undefined) {
         await recordAudit(repos, actor, { action: 'user.updated', ...target, details: { fields: passwordHash ? [...profile, 'password'] : profile } }, now);
       }
-      return updated;
+      return { updated, invalidates };
     });
+    if (result.invalidates) this.deps.bus.applyLocal({ kind: 'user', id });
+    return result.updated;
   }
 
   async delete(actor: Actor, id: string): Promise<void> {
@@ -129,8 +135,10 @@ export class UserService {
       await repos.pats.deleteByUser(id);
       await repos.sessions.deleteForUser(id);
       await repos.users.delete(id);
+      await this.deps.bus.publishIn(repos, { kind: 'user', id });
       await recordAudit(repos, actor, { action: 'user.deleted', targetType: 'user', targetId: id, details: { username: user.username } }, now);
     });
+    this.deps.bus.applyLocal({ kind: 'user', id });
   }
 
   /** The caller changes their own profile; a new password needs the current one. */

@@ -1,5 +1,8 @@
 import { effectiveScopes, grants, parseToken } from '@keyfob/protocol';
-import { StoreUnavailable } from '../errors/keyfob-error.js';
+import { hash } from 'node:crypto';
+import { KeyfobError, StoreUnavailable } from '../errors/keyfob-error.js';
+import type { VerificationCache } from '../cache/verification-cache.js';
+import type { InvalidationBus } from '../cache/invalidation-bus.js';
 import type { TokenHasher } from '../crypto/token-hasher.js';
 import { compileAllowList } from '../domain/ip-allowlist.js';
 import type { Pat, User } from '../domain/models.js';
@@ -36,11 +39,17 @@ export interface VerifyRequirements {
 
 export interface VerifierDeps {
   readonly store: Store;
+  /** Undefined when KEYFOB_VERIFY_CACHE=off. */
+  readonly cache: VerificationCache | undefined;
+  readonly bus: InvalidationBus;
+  /** Store lookups allowed in flight; beyond it a verification fails fast with 503. */
+  readonly maxPendingLookups: number;
   readonly clock: Clock;
   readonly hasher: TokenHasher;
   readonly acceptedPrefixes: readonly string[];
   readonly usage: UsageRecorder;
   readonly onOutcome?: (reason: VerifyFailureReason | 'ok', seconds: number) => void;
+  readonly onCache?: (result: 'hit' | 'miss' | 'bypass') => void;
 }
 
 /**
@@ -51,6 +60,8 @@ export interface VerifierDeps {
  * store fails, so callers fail closed (503) and never treat a fault as "inactive".
  */
 export class Verifier {
+  #pending = 0;
+
   constructor(private readonly deps: VerifierDeps) {}
 
   async verify(token: string, need: VerifyRequirements = {}): Promise<VerifyOutcome> {
@@ -63,12 +74,7 @@ export class Verifier {
 
   private async check(token: string, need: VerifyRequirements): Promise<VerifyOutcome> {
     if (!parseToken(token, this.deps.acceptedPrefixes).ok) return { ok: false, reason: 'malformed' };
-    let found: { pat: Pat; user: User } | undefined;
-    try {
-      found = await this.lookup(token);
-    } catch (error) {
-      throw new StoreUnavailable(error);
-    }
+    const found = await this.cachedLookup(token);
     if (!found) return { ok: false, reason: 'unknown' };
     const { pat, user } = found;
     const now = this.deps.clock.now();
@@ -89,10 +95,42 @@ export class Verifier {
   /** The id of the token with this secret, whatever its state; for revocation by value. */
   async findId(token: string): Promise<string | undefined> {
     if (!parseToken(token, this.deps.acceptedPrefixes).ok) return undefined;
+    return (await this.storeLookup(token))?.pat.id;
+  }
+
+  /**
+   * The cache first (keyed by a SHA-256 of the token, only while the invalidation bus is
+   * trusted), then HMAC + store. Only successful lookups are cached, never a store error, and a
+   * lookup that raced an invalidation is not stored.
+   */
+  private async cachedLookup(token: string): Promise<{ pat: Pat; user: User } | undefined> {
+    const cache = this.deps.cache;
+    if (!cache || !this.deps.bus.trusted()) {
+      this.deps.onCache?.('bypass');
+      return this.storeLookup(token);
+    }
+    const key = hash('sha256', token, 'base64url');
+    const hit = cache.get(key, this.deps.clock.now());
+    this.deps.onCache?.(hit ? 'hit' : 'miss');
+    if (hit) return hit;
+    const epoch = cache.epoch;
+    const found = await this.storeLookup(token);
+    if (found) cache.set(key, found, this.deps.clock.now(), epoch);
+    return found;
+  }
+
+  /** Fails closed: a store error, or too many lookups already waiting, is a 503. */
+  private async storeLookup(token: string): Promise<{ pat: Pat; user: User } | undefined> {
+    if (this.#pending >= this.deps.maxPendingLookups) {
+      throw new KeyfobError('store_unavailable', 'keyfob is overloaded; retry shortly', { headers: { 'retry-after': '1' } });
+    }
+    this.#pending++;
     try {
-      return (await this.lookup(token))?.pat.id;
+      return await this.lookup(token);
     } catch (error) {
       throw new StoreUnavailable(error);
+    } finally {
+      this.#pending--;
     }
   }
 

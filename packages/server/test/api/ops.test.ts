@@ -112,6 +112,16 @@ describe('the store going away', () => {
       expect((await t.app.inject({ method: 'GET', url: '/api/v1/tokens/self', headers: bearer(tok.token) })).statusCode).toBe(200);
       await adminClient.query(`alter database ${name} allow_connections false`);
       await adminClient.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()', [name]);
+      // The listener connection dies with the others; within the invalidation bound (D4) the
+      // instance stops trusting its cache, and from then on every answer is a 503.
+      const deadline = Date.now() + 5000;
+      let first = 0;
+      while (Date.now() < deadline) {
+        first = (await t.app.inject({ method: 'GET', url: '/api/v1/tokens/self', headers: bearer(tok.token) })).statusCode;
+        if (first === 503) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(first).toBe(503);
       const statuses = new Set<number>();
       for (let i = 0; i < 5; i++) {
         const res = await t.app.inject({ method: 'GET', url: '/api/v1/tokens/self', headers: bearer(tok.token) });
