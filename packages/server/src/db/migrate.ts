@@ -1,11 +1,13 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider, type MigrationResult } from 'kysely';
 import * as initialSchema from './migrations/2026-11-22T00-00_initial-schema.js';
 import * as oauth from './migrations/2026-11-23T00-00_oauth.js';
+import * as usageDaily from './migrations/2026-11-23T01-00_usage-daily.js';
 
 /** Migrations are listed statically so the compiled package needs no directory scan. */
 const MIGRATIONS: Record<string, Migration> = {
   '2026-11-22T00-00_initial-schema': initialSchema,
   '2026-11-23T00-00_oauth': oauth,
+  '2026-11-23T01-00_usage-daily': usageDaily,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

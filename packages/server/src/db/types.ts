@@ -117,7 +117,15 @@ export interface RevokedJwtsTable {
   expires_at: number;
 }
 
+export interface UsageDailyTable {
+  pat_id: string;
+  /** UTC day, YYYY-MM-DD. */
+  day: string;
+  count: number;
+}
+
 export interface DB {
+  usage_daily: UsageDailyTable;
   oauth_clients: OAuthClientsTable;
   signing_keys: SigningKeysTable;
   revoked_jwts: RevokedJwtsTable;

@@ -37,6 +37,8 @@ export interface UsageUpdate {
   readonly patId: string;
   readonly at: number;
   readonly ip: string | null;
+  /** Uses since the last flush, by UTC day (YYYY-MM-DD). */
+  readonly counts: ReadonlyMap<string, number>;
 }
 
 function toPat(row: Selectable<PatsTable>): Pat {
@@ -256,16 +258,33 @@ export class PatsRepository {
     return ids;
   }
 
-  /** Applies coalesced last-used updates; never moves last_used_at backwards. */
+  /**
+   * Applies coalesced usage: last-used time and IP (never moved backwards) and the daily use
+   * counts. Tokens deleted since the uses were recorded are skipped.
+   */
   async recordUsage(updates: readonly UsageUpdate[]): Promise<void> {
     for (const u of updates) {
-      await this.db
+      const result = await this.db
         .updateTable('pats')
         .set((eb) => ({ last_used_at: u.at, last_used_ip: u.ip === null ? eb.ref('last_used_ip') : eb.val(u.ip) }))
         .where('id', '=', u.patId)
         .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', u.at)]))
-        .execute();
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0 && !(await this.findById(u.patId))) continue;
+      for (const [day, count] of u.counts) {
+        await this.db
+          .insertInto('usage_daily')
+          .values({ pat_id: u.patId, day, count })
+          .onConflict((oc) => oc.columns(['pat_id', 'day']).doUpdateSet((eb) => ({ count: eb(eb.ref('usage_daily.count'), '+', eb.ref('excluded.count')) })))
+          .execute();
+      }
     }
+  }
+
+  /** Daily use counts of one token, oldest first. */
+  async usageByDay(patId: string): Promise<{ day: string; count: number }[]> {
+    const rows = await this.db.selectFrom('usage_daily').select(['day', 'count']).where('pat_id', '=', patId).orderBy('day').execute();
+    return rows.map((r) => ({ day: r.day, count: Number(r.count) }));
   }
 
   async deleteByUser(userId: string): Promise<void> {

@@ -7,14 +7,26 @@ export interface UsageRecorderOptions {
   /** Upper bound on distinct tokens held between flushes; beyond it, new tokens wait for a flush. */
   readonly maxPending?: number;
   readonly onError?: (error: unknown) => void;
+  /** Called after each flush that wrote something, with the number of tokens written. */
+  readonly onFlush?: (tokens: number) => void;
+}
+
+const DAY_MS = 86_400_000;
+
+interface Pending {
+  at: number;
+  ip: string | null;
+  /** Uses by UTC day number (epoch days): a number key keeps the hot path allocation-free. */
+  readonly counts: Map<number, number>;
 }
 
 /**
- * Write-behind recording of last use: verifications only touch a map; a timer writes the newest
- * use of each token in one transaction. A failed flush keeps its entries for the next attempt.
+ * Write-behind recording of use: a verification only touches a map entry (newest time and IP,
+ * a count per day); a timer writes every pending token in one transaction. A failed flush keeps
+ * its entries for the next attempt. Memory is bounded by `maxPending` tokens.
  */
 export class UsageRecorder {
-  #pending = new Map<string, UsageUpdate>();
+  #pending = new Map<string, Pending>();
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
   readonly #maxPending: number;
@@ -28,11 +40,18 @@ export class UsageRecorder {
     this.#timer.unref();
   }
 
-  record(patId: string, at: number, ip: string | null): void {
-    const current = this.#pending.get(patId);
-    if (current && current.at >= at) return;
-    if (!current && this.#pending.size >= this.#maxPending) return;
-    this.#pending.set(patId, { patId, at, ip });
+  record(patId: string, at: number, ip: string | null, uses = 1): void {
+    let entry = this.#pending.get(patId);
+    if (!entry) {
+      if (this.#pending.size >= this.#maxPending) return;
+      entry = { at, ip, counts: new Map() };
+      this.#pending.set(patId, entry);
+    } else if (at >= entry.at) {
+      entry.at = at;
+      if (ip !== null) entry.ip = ip;
+    }
+    const day = Math.floor(at / DAY_MS);
+    entry.counts.set(day, (entry.counts.get(day) ?? 0) + uses);
   }
 
   get pendingCount(): number {
@@ -49,12 +68,22 @@ export class UsageRecorder {
 
   async #write(): Promise<void> {
     if (this.#pending.size === 0) return;
-    const batch = [...this.#pending.values()];
+    const taken = this.#pending;
     this.#pending = new Map();
+    const batch: UsageUpdate[] = [...taken].map(([patId, p]) => ({
+      patId,
+      at: p.at,
+      ip: p.ip,
+      counts: new Map([...p.counts].map(([day, n]) => [new Date(day * DAY_MS).toISOString().slice(0, 10), n])),
+    }));
     try {
       await this.options.store.transaction((repos) => repos.pats.recordUsage(batch));
+      this.options.onFlush?.(batch.length);
     } catch (error) {
-      for (const u of batch) this.record(u.patId, u.at, u.ip);
+      for (const [patId, p] of taken) {
+        for (const [day, n] of p.counts) this.record(patId, day * DAY_MS, null, n);
+        this.record(patId, p.at, p.ip, 0);
+      }
       this.options.onError?.(error);
     }
   }

@@ -236,6 +236,11 @@ for (const dialect of DIALECTS) {
         await t.container.usage.flush();
         const again = await t.app.inject({ method: 'GET', url: `/api/v1/me/tokens/${a.id}`, headers: asSession(alice) });
         expect(again.json()).toMatchObject({ lastUsedAt: new Date(t.clock.now()).toISOString(), lastUsedIp: '198.51.100.7' });
+        // Uses are counted per day, coalesced in memory and written in the same flush.
+        await t.app.inject({ method: 'GET', url: '/api/v1/tokens/self', headers: bearer(a.token) });
+        await t.app.inject({ method: 'GET', url: '/api/v1/tokens/self', headers: bearer(a.token) });
+        await t.container.usage.flush();
+        expect(await t.container.store.repos.pats.usageByDay(a.id)).toEqual([{ day: new Date(t.clock.now()).toISOString().slice(0, 10), count: 3 }]);
         const session = await t.app.inject({ method: 'GET', url: '/api/v1/tokens/self', headers: asSession(alice) });
         expect(session.statusCode).toBe(401);
       });
