@@ -84,7 +84,15 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const cache = config.verifyCache.enabled ? new VerificationCache(config.verifyCache) : undefined;
   const bus: InvalidationBus =
     config.database.kind === 'postgres'
-      ? new PgNotifyBus({ url: config.database.url, cache, heartbeatMs: config.heartbeatMs, ...(options.onBusState ? { onStateChange: options.onBusState } : {}) })
+      ? new PgNotifyBus({
+          url: config.database.url,
+          cache,
+          heartbeatMs: config.heartbeatMs,
+          onStateChange: (state, detail) => {
+            metrics.listenerUp.set(state === 'listening' ? 1 : 0);
+            options.onBusState?.(state, detail);
+          },
+        })
       : new LocalBus(cache);
   const users = new UserService({ store, clock, bus });
   const audit = new AuditService({ store });

@@ -1,5 +1,5 @@
 import type { Config } from './config/config.js';
-import { createContainer, type Container } from './container.js';
+import { createContainer, type Container, type ContainerOptions } from './container.js';
 import { lockDataDir } from './db/data-dir-lock.js';
 
 /**
@@ -7,10 +7,10 @@ import { lockDataDir } from './db/data-dir-lock.js';
  * released when the container closes. Used by `keyfob serve` and every CLI command that touches
  * the database.
  */
-export async function openContainer(config: Config): Promise<Container> {
+export async function openContainer(config: Config, options: ContainerOptions = {}): Promise<Container> {
   const release = config.database.kind === 'sqlite' ? lockDataDir(config.dataDir) : () => {};
   try {
-    const container = await createContainer(config);
+    const container = await createContainer(config, options);
     const close = container.close.bind(container);
     return Object.assign(container, {
       close: async () => {

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { Config } from './config/config.js';
 import { openContainer } from './runtime.js';
@@ -8,10 +8,18 @@ import { openContainer } from './runtime.js';
  * requests and flushes pending usage writes before exit.
  */
 export async function serve(config: Config): Promise<FastifyInstance> {
-  const container = await openContainer(config);
+  let log: FastifyBaseLogger | undefined;
+  const container = await openContainer(config, {
+    onBusState: (state, detail) => {
+      if (state === 'lost') log?.warn({ err: detail }, 'invalidation listener lost: bypassing the verification cache until it listens again');
+      else log?.info('invalidation listener listening');
+    },
+    onBackgroundError: (error) => log?.error({ err: error }, 'background write failed; will retry'),
+  });
   let app: FastifyInstance;
   try {
     app = await buildApp(container);
+    log = app.log;
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
     await container.close();

@@ -70,6 +70,7 @@ export class PgNotifyBus implements InvalidationBus {
   #client: pg.Client | undefined;
   #connected = false;
   #lastBeat = -Infinity;
+  #connectedAt = 0;
   #seq = 0;
   #stale = true;
   #timer: NodeJS.Timeout | undefined;
@@ -139,6 +140,7 @@ export class PgNotifyBus implements InvalidationBus {
     }
     this.#client = client;
     this.#connected = true;
+    this.#connectedAt = performance.now();
     this.#backoffMs = 100;
     // Listening now: whatever the cache held may have missed messages while we were away.
     this.options.cache?.clear();
@@ -168,7 +170,9 @@ export class PgNotifyBus implements InvalidationBus {
   #beat(): void {
     const client = this.#client;
     if (!client || !this.#connected) return;
-    if (performance.now() - this.#lastBeat > this.options.heartbeatMs * 6 && this.#seq > 3) {
+    // Measured from the later of the last heartbeat and this connection's start: a beat from
+    // before an outage must not condemn the connection that replaced it.
+    if (performance.now() - Math.max(this.#lastBeat, this.#connectedAt) > this.options.heartbeatMs * 6) {
       // Nothing has come back for a while: the connection is dead without having said so.
       this.#lost(client, new Error('listener heartbeat timed out'));
       return;

@@ -48,6 +48,11 @@ export class Metrics {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
+  readonly listenerUp = new Gauge({
+    name: 'keyfob_invalidation_listener_up',
+    help: 'PostgreSQL: 1 while the invalidation listener is connected, 0 otherwise',
+    registers: [this.registry],
+  });
   readonly oauthErrors = new Counter({
     name: 'keyfob_oauth_errors_total',
     help: 'Error answers of the /oauth endpoints by endpoint and OAuth error code',
