@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { findConsoleDir, registerConsole } from './http/plugins/console-static.js';
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
@@ -34,7 +34,8 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
     trustProxy: config.trustProxy,
     bodyLimit: config.bodyLimitBytes,
     return503OnClosing: true,
-    maxParamLength: 200,
+    logController: new LogController({ disableRequestLogging: !config.accessLog }),
+    routerOptions: { maxParamLength: 200 },
     // Malformed URLs and over-long path parameters answer in the one error shape too.
     frameworkErrors: (error, request, reply) => {
       sendError(request, reply, new KeyfobError('invalid_request', `the request URL is malformed (${error.code})`));

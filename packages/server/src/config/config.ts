@@ -26,6 +26,8 @@ export interface Config {
   readonly acceptedPrefixes: readonly string[];
   readonly bootstrapAdmin: { readonly username: string; readonly password: string } | undefined;
   readonly logLevel: LogLevel;
+  /** One log line per request (Fastify's request logging); off by default: it costs the hot path. */
+  readonly accessLog: boolean;
   readonly trustProxy: boolean | string;
   readonly sessionTtlSeconds: number;
   readonly usageFlushIntervalMs: number;

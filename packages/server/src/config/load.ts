@@ -59,6 +59,9 @@ export function loadConfig(env: Env = process.env): Config {
   const logLevel = (get('KEYFOB_LOG_LEVEL') ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('KEYFOB_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
 
+  const accessLog = get('KEYFOB_ACCESS_LOG') ?? 'off';
+  if (accessLog !== 'on' && accessLog !== 'off') throw new ConfigError('KEYFOB_ACCESS_LOG', 'must be on or off');
+
   const trustProxyRaw = get('KEYFOB_TRUST_PROXY');
   const trustProxy = trustProxyRaw === undefined || trustProxyRaw === 'false' ? false : trustProxyRaw === 'true' ? true : trustProxyRaw;
 
@@ -91,6 +94,7 @@ export function loadConfig(env: Env = process.env): Config {
     acceptedPrefixes: Object.freeze([tokenPrefix, ...legacy.filter((p) => p !== tokenPrefix)]),
     bootstrapAdmin: adminUser !== undefined && adminPassword !== undefined ? Object.freeze({ username: adminUser, password: adminPassword }) : undefined,
     logLevel,
+    accessLog: accessLog === 'on',
     trustProxy,
     sessionTtlSeconds: integer(get, 'KEYFOB_SESSION_TTL_HOURS', 12, 1, 24 * 90) * 3600,
     usageFlushIntervalMs: integer(get, 'KEYFOB_USAGE_FLUSH_MS', 1000, 10, 600_000),

@@ -20,7 +20,7 @@ export function createDb(config: DatabaseConfig): Kysely<DB> {
     database.pragma('synchronous = FULL');
     database.pragma('foreign_keys = ON');
     database.pragma('busy_timeout = 5000');
-    return new Kysely<DB>({ dialect: new SqliteDialect({ database }) });
+    return new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
   }
   const pool = new pg.Pool({
     connectionString: config.url,
@@ -43,6 +43,29 @@ export function createDb(config: DatabaseConfig): Kysely<DB> {
     client.on('error', () => {});
   });
   return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+}
+
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Kysely prepares every SQLite statement afresh, which costs more than running it on the hot
+ * path. Queries are built from a fixed set of shapes with bound parameters, so statements are
+ * kept by their SQL text (bounded; cleared when full) and reused.
+ */
+function withStatementCache(database: Database.Database): { close(): void; prepare(sql: string): Database.Statement } {
+  const statements = new Map<string, Database.Statement>();
+  return {
+    close: () => database.close(),
+    prepare(sql: string) {
+      let statement = statements.get(sql);
+      if (!statement) {
+        if (statements.size >= STATEMENT_CACHE_SIZE) statements.clear();
+        statement = database.prepare(sql);
+        statements.set(sql, statement);
+      }
+      return statement;
+    },
+  };
 }
 
 export function dialectOf(config: DatabaseConfig): 'sqlite' | 'postgres' {

@@ -26,6 +26,8 @@ export async function createTestApp(dialect: Dialect, env: Record<string, string
     KEYFOB_SECRET: TEST_SECRET,
     KEYFOB_LOG_LEVEL: 'info',
     KEYFOB_SESSION_TTL_HOURS: '2160',
+    // Request logs on, so that the leak checks over captured logs have something to read.
+    KEYFOB_ACCESS_LOG: 'on',
     ...env,
   });
   const clock = new ManualClock();

@@ -142,7 +142,7 @@ describe('process lifecycle (sqlite)', () => {
 
   it('never writes a plaintext token to the data folder or the logs, even when misplaced in a URL', { timeout: 90_000 }, async () => {
     // The most verbose level: nothing may leak even there.
-    const server = await startServer({ ...env, KEYFOB_LOG_LEVEL: 'trace' });
+    const server = await startServer({ ...env, KEYFOB_LOG_LEVEL: 'trace', KEYFOB_ACCESS_LOG: 'on' });
     const admin = await setupAdmin(server, 'admin', 'admin-password-1');
     const { token, id } = await createToken(server, admin, 'secret-one');
     const secretPart = token.slice(token.lastIndexOf('_') + 1);

@@ -1,0 +1,144 @@
+// HTTP figures (4: verification over HTTP vs a bare node:http server; 5: token exchange vs jose
+// signing in-process). Runs in the orchestrator: servers on core 0, load generator on core 1.
+import { PAT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from '@keyfob/protocol';
+import { BENCH_AUDIENCE, benchToken, median } from './lib.mjs';
+import { loadGenerator, runChild, runLoad, startServer } from './proc.mjs';
+
+const SERVER_CORE = 0;
+const LOAD_CORE = 1;
+
+function basic(id, secret) {
+  return `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+}
+
+const form = (params) => new URLSearchParams(params).toString();
+
+/** The requests of the figures, against a keyfob server's client credentials. */
+export function requests(hello) {
+  const auth = basic(hello.clientId, hello.clientSecret);
+  const formType = 'application/x-www-form-urlencoded';
+  return {
+    self: { path: '/api/v1/tokens/self', method: 'GET', headers: { authorization: `Bearer ${benchToken(0)}` } },
+    introspect: {
+      path: '/oauth/introspect',
+      method: 'POST',
+      headers: { authorization: auth, 'content-type': formType },
+      body: form({ token: benchToken(1) }),
+    },
+    exchange: {
+      path: '/oauth/token',
+      method: 'POST',
+      headers: { authorization: auth, 'content-type': formType },
+      body: form({ grant_type: TOKEN_EXCHANGE_GRANT, subject_token: benchToken(2), subject_token_type: PAT_TOKEN_TYPE, audience: BENCH_AUDIENCE }),
+    },
+  };
+}
+
+async function once(port, req) {
+  const res = await fetch(`http://127.0.0.1:${port}${req.path}`, { method: req.method, headers: req.headers, body: req.body });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${req.method} ${req.path} answered ${res.status}: ${text.slice(0, 300)}`);
+  return text;
+}
+
+/** A run with any non-2xx answer, or socket errors past 0.1 % of requests, does not count. */
+function checkClean(name, run, seconds = 1) {
+  if (run.non2xx > 0 || run.errors > Math.max(1, run.rps * seconds * 0.001)) {
+    throw new Error(`${name}: ${run.non2xx} non-2xx answers and ${run.errors} socket errors (timeouts included) during the run`);
+  }
+  return run;
+}
+
+/**
+ * Alternating rounds of the keyfob endpoint and the bare server; medians of requests/s and p99.
+ */
+async function compare(name, { keyfobPort, floorPort, req, seconds, rounds, connections, workDir, log }) {
+  const load = (port, secs) =>
+    runLoad({ url: `http://127.0.0.1:${port}${req.path}`, method: req.method, headers: req.headers, body: req.body, seconds: secs, connections, core: LOAD_CORE, workDir });
+  // Warm-up: JIT, caches, connection setup; not recorded.
+  checkClean(`${name} warm-up`, await load(keyfobPort, 5), 5);
+  checkClean(`${name} floor warm-up`, await load(floorPort, 2), 2);
+  const target = [];
+  const floor = [];
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? ['floor', 'target'] : ['target', 'floor'];
+    for (const which of order) {
+      const run = checkClean(name, await load(which === 'target' ? keyfobPort : floorPort, seconds), seconds);
+      (which === 'target' ? target : floor).push(run);
+      log(`    ${name} ${which} round ${r + 1}: ${Math.round(run.rps)} req/s, p99 ${run.p99Ms?.toFixed(2)} ms`);
+    }
+  }
+  const rps = median(target.map((x) => x.rps));
+  const floorRps = median(floor.map((x) => x.rps));
+  const p99 = median(target.map((x) => x.p99Ms));
+  const floorP99 = median(floor.map((x) => x.p99Ms));
+  return { rps, floorRps, ratio: rps / floorRps, p99Ms: p99, floorP99Ms: floorP99, p99Ratio: p99 / floorP99, p50Ms: median(target.map((x) => x.p50Ms)), floorP50Ms: median(floor.map((x) => x.p50Ms)), rounds: { target, floor } };
+}
+
+/** Profiles the keyfob server (node --cpu-prof) under `seconds` of load on one endpoint. */
+export async function profileServer({ store, name, seconds, connections, workDir, profDir }) {
+  const keyfob = await startServer({ kind: 'keyfob', store }, { core: SERVER_CORE, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] });
+  let run;
+  try {
+    const req = requests(keyfob)[name];
+    await once(keyfob.port, req);
+    run = await runLoad({ url: `http://127.0.0.1:${keyfob.port}${req.path}`, method: req.method, headers: req.headers, body: req.body, seconds, connections, core: LOAD_CORE, workDir });
+  } finally {
+    await keyfob.stop();
+  }
+  return run;
+}
+
+/**
+ * @returns {Promise<{ self?, introspect?, exchange?, generator, connections, seconds }>} each figure, or `{ error }`
+ */
+export async function httpFigures({ store, seconds, rounds, connections, workDir, which, log }) {
+  const out = { generator: loadGenerator, connections, seconds, rounds, serverCore: SERVER_CORE, loadCore: LOAD_CORE };
+  const keyfob = await startServer({ kind: 'keyfob', store }, { core: SERVER_CORE });
+  let floorServer;
+  try {
+    const reqs = requests(keyfob);
+    const bodies = { [reqs.self.path]: await once(keyfob.port, reqs.self), [reqs.introspect.path]: await once(keyfob.port, reqs.introspect) };
+    if (!JSON.parse(bodies[reqs.introspect.path]).active) throw new Error('introspection of a seeded token answered active: false');
+    await once(keyfob.port, reqs.exchange);
+    // The floor answers the same bytes keyfob answered, for the same request.
+    floorServer = await startServer({ kind: 'floor', bodies }, { core: SERVER_CORE });
+    const common = { keyfobPort: keyfob.port, floorPort: floorServer.port, seconds, rounds, connections, workDir, log };
+    for (const name of ['self', 'introspect']) {
+      if (!which.has(`http-${name}`)) continue;
+      try {
+        out[name] = await compare(name, { ...common, req: reqs[name] });
+      } catch (error) {
+        out[name] = { error: String(error.message ?? error) };
+      }
+    }
+    if (which.has('exchange')) {
+      try {
+        out.exchange = await exchange({ port: keyfob.port, req: reqs.exchange, seconds, rounds, connections, workDir, log });
+      } catch (error) {
+        out.exchange = { error: String(error.message ?? error) };
+      }
+    }
+  } finally {
+    await Promise.all([keyfob.stop(), floorServer?.stop()]);
+  }
+  return out;
+}
+
+/** Token exchange over HTTP vs jose SignJWT EdDSA in-process (pinned to the server's core), alternating. */
+async function exchange({ port, req, seconds, rounds, connections, workDir, log }) {
+  const load = (secs) => runLoad({ url: `http://127.0.0.1:${port}${req.path}`, method: req.method, headers: req.headers, body: req.body, seconds: secs, connections, core: LOAD_CORE, workDir });
+  checkClean('exchange warm-up', await load(4), 4);
+  const target = [];
+  const floor = [];
+  for (let r = 0; r < rounds; r++) {
+    const jose = await runChild('fig-jose.mjs', { ms: Math.max(2000, seconds * 500), concurrency: connections }, { core: SERVER_CORE, workDir, timeoutMs: 60_000 });
+    floor.push(jose);
+    const run = checkClean('exchange', await load(seconds), seconds);
+    target.push(run);
+    log(`    exchange round ${r + 1}: ${Math.round(run.rps)} req/s (p99 ${run.p99Ms?.toFixed(1)} ms); jose ${Math.round(jose.signsPerSec)} signs/s`);
+  }
+  const rps = median(target.map((x) => x.rps));
+  const signs = median(floor.map((x) => x.signsPerSec));
+  return { rps, floorSignsPerSec: signs, ratio: rps / signs, p99Ms: median(target.map((x) => x.p99Ms)), rounds: { target, floor } };
+}

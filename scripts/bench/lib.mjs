@@ -1,0 +1,128 @@
+// Shared helpers of the benchmark: where the built server is, deterministic bench tokens, timed
+// loops, and the child-process protocol (each figure runs in a child that writes one JSON file).
+import { createHash } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+export const ROOT = resolve(BENCH_DIR, '../..');
+export const DIST = join(ROOT, 'packages/server/dist');
+
+/** Fixed master secret of every bench store, so that seeded hashes match what the server computes. */
+export const BENCH_SECRET = 'keyfob-bench-secret-0123456789abcdefghijklmnopqrstuvwxyz';
+export const BENCH_AUDIENCE = 'https://api.bench.example';
+export const TOKEN_PREFIX = 'kf_pat';
+
+/** Imports a module of the built server (packages/server/dist/...). */
+export async function server(path) {
+  const file = join(DIST, path);
+  if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` first`);
+  return import(pathToFileURL(file).href);
+}
+
+export const protocol = await import('@keyfob/protocol');
+
+const BASE62 = protocol.BASE62_ALPHABET;
+
+/**
+ * The i-th bench token: 40 base62 characters derived from a SHA-512 of the index, plus the real
+ * CRC-32 checksum, so it is well-formed and any process can regenerate it from its index alone.
+ */
+export function benchToken(i) {
+  const bytes = createHash('sha512').update(`keyfob-bench-token-${i}`).digest();
+  let random = '';
+  for (let k = 0; k < protocol.RANDOM_LENGTH; k++) random += BASE62[bytes[k] % 62];
+  return `${TOKEN_PREFIX}_${random}${protocol.checksumOf(random)}`;
+}
+
+/** `count` distinct indexes in [0, n), from a seeded PRNG (same sample in every process). */
+export function sampleIndexes(n, count, seed = 42) {
+  let state = seed >>> 0 || 1;
+  const next = () => {
+    // xorshift32
+    state ^= state << 13;
+    state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    return state;
+  };
+  if (count >= n) return Array.from({ length: n }, (_, i) => i);
+  const seen = new Set();
+  const out = [];
+  while (out.length < count) {
+    const i = next() % n;
+    if (!seen.has(i)) {
+      seen.add(i);
+      out.push(i);
+    }
+  }
+  return out;
+}
+
+/** The environment every bench container is built from (over KEYFOB_* defaults). */
+export function benchEnv(db, extra = {}) {
+  return {
+    KEYFOB_DATA_DIR: db.dir,
+    DATABASE_URL: db.url,
+    KEYFOB_SECRET: BENCH_SECRET,
+    KEYFOB_LOG_LEVEL: 'silent',
+    KEYFOB_BASE_URL: 'http://localhost:8080',
+    ...extra,
+  };
+}
+
+export const now = () => performance.now();
+
+/** Ops/s of an async function called back to back (`concurrency` loops in flight) for `ms`. */
+export async function rateAsync(fn, ms, concurrency = 1) {
+  let n = 0;
+  const start = now();
+  const end = start + ms;
+  const loop = async () => {
+    while (now() < end) {
+      for (let k = 0; k < 64; k++) await fn(n++);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, loop));
+  return n / ((now() - start) / 1000);
+}
+
+/** Ops/s of a synchronous function called in a plain loop for `ms`. */
+export function rateSync(fn, ms) {
+  let n = 0;
+  const start = now();
+  const end = start + ms;
+  while (now() < end) {
+    for (let k = 0; k < 256; k++) fn(n++);
+  }
+  return n / ((now() - start) / 1000);
+}
+
+export function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Child side: the JSON argument and where to write the result. */
+export function childArgs() {
+  const args = JSON.parse(process.argv[2] ?? '{}');
+  return args;
+}
+
+export function writeResult(args, result) {
+  writeFileSync(args.out, JSON.stringify(result, null, 2));
+}
+
+/** Number from an environment variable, or the fallback. */
+export function envNumber(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
+  return n;
+}
+
+export const round = (x, digits = 2) => (x === null || x === undefined || !Number.isFinite(x) ? x : Number(x.toFixed(digits)));
