@@ -110,7 +110,7 @@ export class PatService {
     const now = this.deps.clock.now();
     const name = body.name?.trim();
     if (name === '') throw new ValidationError('name', 'must not be blank');
-    return this.deps.store.transaction(async (repos) => {
+    const updated = await this.deps.store.transaction(async (repos) => {
       const pat = await this.getIn(repos, id, ownerId);
       const changes: { name?: string; description?: string } = {};
       if (name !== undefined && name !== pat.name) {
@@ -122,9 +122,13 @@ export class PatService {
       if (body.description !== undefined && body.description !== pat.description) changes.description = body.description;
       if (Object.keys(changes).length === 0) return pat;
       await repos.pats.updateText(id, changes);
+      // Cached copies carry the metadata /tokens/self and introspection answer with.
+      await this.deps.bus.publishIn(repos, { kind: 'pats', ids: [id] });
       await recordAudit(repos, actorOf(principal), { action: 'token.updated', targetType: 'token', targetId: id, details: { fields: Object.keys(changes), ...(changes.name ? { from: pat.name, to: changes.name } : {}) } }, now);
       return { ...pat, ...changes };
     });
+    this.deps.bus.applyLocal({ kind: 'pats', ids: [id] });
+    return updated;
   }
 
   /** Idempotent: revoking a revoked token succeeds and changes nothing. */

@@ -33,6 +33,13 @@ for (const dialect of DIALECTS) {
       expect((await self(tok.token)).statusCode).toBe(401);
     });
 
+    it('drops the entry when the token is renamed, so /tokens/self shows the new name', async () => {
+      const tok = await createToken(t, admin, { name: 'before-rename' });
+      expect((await self(tok.token)).json().name).toBe('before-rename');
+      await t.app.inject({ method: 'PATCH', url: `/api/v1/me/tokens/${tok.id}`, headers: asSession(admin), payload: { name: 'after-rename' } });
+      expect((await self(tok.token)).json().name).toBe('after-rename');
+    });
+
     it('re-checks expiry on every hit', async () => {
       const tok = await createToken(t, admin, { expiresAt: new Date(t.clock.now() + 2000).toISOString() });
       expect((await self(tok.token)).statusCode).toBe(200);
