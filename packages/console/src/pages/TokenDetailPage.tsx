@@ -37,7 +37,7 @@ export function TokenDetailPage() {
   // After a rotation the URL names the new token while the old one is still loaded: wait for it.
   if (!loaded.data || loaded.data[0].id !== id) return <Loading />;
   const [pat, events] = loaded.data;
-  return <TokenDetail key={`${pat.id}:${pat.name}:${pat.description}`} pat={pat} events={events.items} onChanged={loaded.reload} onRotated={setRotated} />;
+  return <TokenDetail key={pat.id} pat={pat} events={events.items} onChanged={loaded.reload} onRotated={setRotated} />;
 }
 
 function TokenDetail({ pat, events, onChanged, onRotated }: { pat: PatDto; events: { id: string; action: string; createdAt: string; ip: string | null; details: Record<string, unknown> }[]; onChanged: () => void; onRotated: (c: CreatedPatDto) => void }) {

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react'
 import { api, ApiError, type CreatedOAuthClientDto, type OAuthClientDto } from '../../api/client';
 import { Alert, Dialog, Field, LoadError, Loading, PageHeader, SecretBox, StatusBadge, Time } from '../../components/ui';
 import { useDocumentTitle, useLoad } from '../../hooks';
-import { asError, fieldMessage, formLevelError, RowLabel, TableWrap } from './shared';
+import { asError, fieldMessage, formLevelError, RowLabel, TableWrap, useActionStatus } from './shared';
 
 /**
  * One dialog for every step, so that going from a confirmation to the secret it produced keeps
@@ -18,37 +18,36 @@ export function AdminClientsPage() {
   const loaded = useLoad(() => api.admin.clients(), []);
   const scopes = useLoad(() => api.admin.scopes(), []);
   const [mode, setMode] = useState<Mode | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [actionError, setActionError] = useState<string | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
+  const { busy, actionError, notice, setActionError, setNotice, run } = useActionStatus();
   const close = useCallback(() => setMode(null), []);
 
   const act = async () => {
     if (!mode || mode.kind === 'register' || mode.kind === 'secret') return;
     const { client, kind } = mode;
-    setBusy(true);
-    setActionError(null);
-    setNotice(null);
-    try {
-      if (kind === 'rotate') {
-        const rotated = await api.admin.rotateClientSecret(client.clientId);
-        setMode({ kind: 'secret', client: rotated, fresh: false });
-      } else if (kind === 'delete') {
-        await api.admin.deleteClient(client.clientId);
-        setNotice(`Client ${client.name} was deleted.`);
+    await run(
+      async () => {
+        let message: string | undefined;
+        if (kind === 'rotate') {
+          // The dialog stays open to show the new secret once.
+          const rotated = await api.admin.rotateClientSecret(client.clientId);
+          setMode({ kind: 'secret', client: rotated, fresh: false });
+        } else if (kind === 'delete') {
+          await api.admin.deleteClient(client.clientId);
+          message = `Client ${client.name} was deleted.`;
+          setMode(null);
+        } else {
+          const updated = await api.admin.updateClient(client.clientId, { disabled: kind === 'disable' });
+          message = `Client ${updated.name} was ${updated.disabled ? 'disabled' : 'enabled'}.`;
+          setMode(null);
+        }
+        loaded.reload();
+        return message;
+      },
+      (error) => {
         setMode(null);
-      } else {
-        const updated = await api.admin.updateClient(client.clientId, { disabled: kind === 'disable' });
-        setNotice(`Client ${updated.name} was ${updated.disabled ? 'disabled' : 'enabled'}.`);
-        setMode(null);
-      }
-      loaded.reload();
-    } catch (e) {
-      setActionError(`${client.name}: ${asError(e).message}`);
-      setMode(null);
-    } finally {
-      setBusy(false);
-    }
+        return `${client.name}: ${error.message}`;
+      },
+    );
   };
 
   const clients = loaded.data?.items ?? [];

@@ -2,34 +2,27 @@ import { useCallback, useState, type FormEvent } from 'react';
 import { api, ApiError, type ScopeEntryDto } from '../../api/client';
 import { Alert, ConfirmDialog, Field, LoadError, Loading, PageHeader, Time } from '../../components/ui';
 import { useDocumentTitle, useLoad } from '../../hooks';
-import { asError, fieldMessage, formLevelError, RowLabel, TableWrap } from './shared';
+import { asError, fieldMessage, formLevelError, RowLabel, TableWrap, useActionStatus } from './shared';
 
 export function AdminScopesPage() {
   useDocumentTitle('Scopes');
   const loaded = useLoad(() => api.admin.scopes(), []);
   const [deleting, setDeleting] = useState<ScopeEntryDto | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [actionError, setActionError] = useState<string | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
+  const { busy, actionError, notice, setActionError, setNotice, run } = useActionStatus();
   const closeConfirm = useCallback(() => setDeleting(null), []);
 
   const remove = async () => {
     if (!deleting) return;
     const scope = deleting;
-    setBusy(true);
-    setActionError(null);
-    setNotice(null);
-    try {
-      await api.admin.deleteScope(scope.name);
-      setNotice(`Scope ${scope.name} was removed from the catalogue.`);
-      loaded.reload();
-    } catch (e) {
-      const err = asError(e);
-      setActionError(`Scope ${scope.name} was not removed: ${err.message}.`);
-    } finally {
-      setBusy(false);
-      setDeleting(null);
-    }
+    await run(
+      async () => {
+        await api.admin.deleteScope(scope.name);
+        loaded.reload();
+        return `Scope ${scope.name} was removed from the catalogue.`;
+      },
+      (err) => `Scope ${scope.name} was not removed: ${err.message}.`,
+      () => setDeleting(null),
+    );
   };
 
   const scopes = loaded.data?.items ?? [];

@@ -2,7 +2,7 @@ import { useCallback, useState } from 'react';
 import { api, type SigningKeyDto } from '../../api/client';
 import { Alert, ConfirmDialog, LoadError, Loading, PageHeader } from '../../components/ui';
 import { useDocumentTitle, useLoad } from '../../hooks';
-import { AbsoluteTime, asError, TableWrap } from './shared';
+import { AbsoluteTime, TableWrap, useActionStatus } from './shared';
 
 const ORDER: Record<SigningKeyDto['status'], number> = { active: 0, next: 1, retired: 2 };
 
@@ -10,27 +10,20 @@ export function AdminSigningKeysPage() {
   useDocumentTitle('Signing keys');
   const loaded = useLoad(() => api.admin.signingKeys(), []);
   const [confirming, setConfirming] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [actionError, setActionError] = useState<string | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
+  const { busy, actionError, notice, run } = useActionStatus();
   const close = useCallback(() => setConfirming(false), []);
 
-  const rotate = async () => {
-    setBusy(true);
-    setActionError(null);
-    setNotice(null);
-    try {
-      const after = await api.admin.rotateSigningKeys();
-      const active = after.items.find((k) => k.status === 'active');
-      setNotice(`Keys rotated.${active ? ` Key ${active.kid} now signs new JWTs.` : ''}`);
-      loaded.reload();
-    } catch (e) {
-      setActionError(`The keys were not rotated: ${asError(e).message}`);
-    } finally {
-      setBusy(false);
-      setConfirming(false);
-    }
-  };
+  const rotate = () =>
+    run(
+      async () => {
+        const after = await api.admin.rotateSigningKeys();
+        const active = after.items.find((k) => k.status === 'active');
+        loaded.reload();
+        return `Keys rotated.${active ? ` Key ${active.kid} now signs new JWTs.` : ''}`;
+      },
+      (err) => `The keys were not rotated: ${err.message}`,
+      () => setConfirming(false),
+    );
 
   const keys = [...(loaded.data?.items ?? [])].sort((a, b) => ORDER[a.status] - ORDER[b.status] || b.createdAt.localeCompare(a.createdAt));
   return (

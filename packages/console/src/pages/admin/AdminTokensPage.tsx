@@ -4,7 +4,7 @@ import { useSearchParams } from 'react-router';
 import { api, type PatDto, type UserDto } from '../../api/client';
 import { Alert, ConfirmDialog, LoadError, Loading, PageHeader } from '../../components/ui';
 import { useDocumentTitle, useLoad } from '../../hooks';
-import { asError, LoadMore, plural, RowLabel, usePaged, useUserDirectory, TableWrap } from './shared';
+import { asError, LoadMore, plural, RowLabel, usePaged, useUserDirectory, TableWrap, useActionStatus } from './shared';
 
 const STATUSES = [
   ['all', 'All'],
@@ -41,10 +41,8 @@ export function AdminTokensPage() {
 
   const [revoking, setRevoking] = useState<PatDto | null>(null);
   const [bulk, setBulk] = useState<BulkTarget | null>(null);
-  const [busy, setBusy] = useState(false);
   const [preparing, setPreparing] = useState(false);
-  const [actionError, setActionError] = useState<string | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
+  const { busy, actionError, notice, setActionError, setNotice, run } = useActionStatus();
 
   const setFilter = (changes: Record<string, string>) =>
     setParams((p) => {
@@ -65,20 +63,16 @@ export function AdminTokensPage() {
   const revokeOne = async () => {
     if (!revoking) return;
     const token = revoking;
-    setBusy(true);
-    setActionError(null);
-    setNotice(null);
-    try {
-      await api.admin.revokeToken(token.id);
-      const now = new Date().toISOString();
-      list.update((items) => items.map((t) => (t.id === token.id ? { ...t, status: 'revoked', revokedAt: t.revokedAt ?? now } : t)));
-      setNotice(`Token “${token.name}” was revoked.`);
-    } catch (e) {
-      setActionError(`Token “${token.name}” was not revoked: ${asError(e).message}`);
-    } finally {
-      setBusy(false);
-      setRevoking(null);
-    }
+    await run(
+      async () => {
+        await api.admin.revokeToken(token.id);
+        const now = new Date().toISOString();
+        list.update((items) => items.map((t) => (t.id === token.id ? { ...t, status: 'revoked', revokedAt: t.revokedAt ?? now } : t)));
+        return `Token “${token.name}” was revoked.`;
+      },
+      (err) => `Token “${token.name}” was not revoked: ${err.message}`,
+      () => setRevoking(null),
+    );
   };
 
   /** Finds the user the filter names (username or id), and counts their usable tokens for the confirmation. */
@@ -108,17 +102,15 @@ export function AdminTokensPage() {
   const revokeAll = async () => {
     if (!bulk) return;
     const target = bulk.user;
-    setBusy(true);
-    try {
-      const { revoked } = await api.admin.revokeMatching({ userId: target.id, reason: 'revoked by an admin from the console' });
-      setNotice(`Revoked ${plural(revoked, 'token')} of ${target.username}.`);
-      list.reload();
-    } catch (e) {
-      setActionError(`The tokens of ${target.username} were not revoked: ${asError(e).message}`);
-    } finally {
-      setBusy(false);
-      setBulk(null);
-    }
+    await run(
+      async () => {
+        const { revoked } = await api.admin.revokeMatching({ userId: target.id, reason: 'revoked by an admin from the console' });
+        list.reload();
+        return `Revoked ${plural(revoked, 'token')} of ${target.username}.`;
+      },
+      (err) => `The tokens of ${target.username} were not revoked: ${err.message}`,
+      () => setBulk(null),
+    );
   };
 
   const closeRevoke = useCallback(() => setRevoking(null), []);

@@ -4,7 +4,7 @@ import { api, ApiError, type UserDto } from '../../api/client';
 import { useAuth } from '../../auth';
 import { Alert, ConfirmDialog, Dialog, Field, LoadError, Loading, PageHeader, StatusBadge, Time } from '../../components/ui';
 import { useDocumentTitle } from '../../hooks';
-import { asError, fieldMessage, formLevelError, LoadMore, RowLabel, usePaged, TableWrap } from './shared';
+import { asError, fieldMessage, formLevelError, LoadMore, RowLabel, usePaged, TableWrap, useActionStatus } from './shared';
 
 type Role = UserDto['role'];
 type Pending = { kind: 'role'; user: UserDto; role: Role } | { kind: 'disable' | 'enable' | 'delete'; user: UserDto };
@@ -18,9 +18,7 @@ export function AdminUsersPage() {
   const list = usePaged((cursor) => api.admin.users({ q, cursor, limit: 50 }), [q]);
   const [creating, setCreating] = useState(false);
   const [pending, setPending] = useState<Pending | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [actionError, setActionError] = useState<string | null>(null);
-  const [notice, setNotice] = useState<string | null>(null);
+  const { busy, actionError, notice, setActionError, setNotice, run } = useActionStatus();
 
   const closeCreate = useCallback(() => setCreating(false), []);
   const closeConfirm = useCallback(() => setPending(null), []);
@@ -28,34 +26,30 @@ export function AdminUsersPage() {
   const act = async () => {
     if (!pending) return;
     const { user } = pending;
-    setBusy(true);
-    setActionError(null);
-    setNotice(null);
-    try {
-      if (pending.kind === 'delete') {
-        await api.admin.deleteUser(user.id);
-        list.update((items) => items.filter((u) => u.id !== user.id));
-        setNotice(`User ${user.username} was deleted, with all of their tokens.`);
-      } else {
-        const body = pending.kind === 'role' ? { role: pending.role } : { disabled: pending.kind === 'disable' };
-        const updated = await api.admin.updateUser(user.id, body);
-        list.update((items) => items.map((u) => (u.id === updated.id ? updated : u)));
-        setNotice(
-          pending.kind === 'role'
-            ? `${user.username} is now ${updated.role === 'admin' ? 'an admin' : 'a user'}.`
-            : `${user.username} was ${updated.disabled ? 'disabled' : 'enabled'}.`,
-        );
-      }
-      // Acting on one's own account changes what this session may see; a deleted or disabled
-      // account ends the session, which the app notices on this request.
-      if (user.id === me?.id) await refreshUser().catch(() => undefined);
-    } catch (e) {
-      const error = asError(e);
-      setActionError(error instanceof ApiError && error.status === 409 ? `Not changed: ${error.message}.` : error.message);
-    } finally {
-      setBusy(false);
-      setPending(null);
-    }
+    await run(
+      async () => {
+        let message: string;
+        if (pending.kind === 'delete') {
+          await api.admin.deleteUser(user.id);
+          list.update((items) => items.filter((u) => u.id !== user.id));
+          message = `User ${user.username} was deleted, with all of their tokens.`;
+        } else {
+          const body = pending.kind === 'role' ? { role: pending.role } : { disabled: pending.kind === 'disable' };
+          const updated = await api.admin.updateUser(user.id, body);
+          list.update((items) => items.map((u) => (u.id === updated.id ? updated : u)));
+          message =
+            pending.kind === 'role'
+              ? `${user.username} is now ${updated.role === 'admin' ? 'an admin' : 'a user'}.`
+              : `${user.username} was ${updated.disabled ? 'disabled' : 'enabled'}.`;
+        }
+        // Acting on one's own account changes what this session may see; a deleted or disabled
+        // account ends the session, which the app notices on this request.
+        if (user.id === me?.id) await refreshUser().catch(() => undefined);
+        return message;
+      },
+      (error) => (error instanceof ApiError && error.status === 409 ? `Not changed: ${error.message}.` : error.message),
+      () => setPending(null),
+    );
   };
 
   return (

@@ -177,3 +177,37 @@ export function ShortId({ id }: { id: string }) {
     </span>
   );
 }
+
+export interface ActionStatus {
+  readonly busy: boolean;
+  readonly actionError: string | null;
+  readonly notice: string | null;
+  setActionError(message: string | null): void;
+  setNotice(message: string | null): void;
+  /**
+   * Runs one confirmed action: clears the previous outcome, shows the notice `work` returns or
+   * the sentence `failure` makes of the error, and always runs `after` (closing the dialog).
+   */
+  run(work: () => Promise<string | undefined>, failure: (error: Error) => string, after?: () => void): Promise<void>;
+}
+
+export function useActionStatus(): ActionStatus {
+  const [busy, setBusy] = useState(false);
+  const [actionError, setActionError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const run = useCallback(async (work: () => Promise<string | undefined>, failure: (error: Error) => string, after?: () => void) => {
+    setBusy(true);
+    setActionError(null);
+    setNotice(null);
+    try {
+      const message = await work();
+      if (message !== undefined) setNotice(message);
+    } catch (e) {
+      setActionError(failure(asError(e)));
+    } finally {
+      setBusy(false);
+      after?.();
+    }
+  }, []);
+  return { busy, actionError, notice, setActionError, setNotice, run };
+}
