@@ -9,11 +9,12 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { summarise, formatSummary } from './cpuprofile.mjs';
 import { httpFigures, profileServer } from './fig-http.mjs';
+import { propagationFigure } from './fig-propagation.mjs';
 import { BENCH_DIR, DIST, ROOT, envNumber, round } from './lib.mjs';
 import { loadGenerator, pinning, runChild } from './proc.mjs';
 import { createPgDatabase, dropPgDatabase } from './seed.mjs';
 
-const ALL = ['hit', 'miss', 'pg', 'http-self', 'http-introspect', 'exchange', 'memory', 'rss', 'writes'];
+const ALL = ['hit', 'miss', 'pg', 'http-self', 'http-introspect', 'exchange', 'propagation', 'memory', 'rss', 'writes'];
 
 const opts = {
   tokens: Math.floor(envNumber('BENCH_TOKENS', 1_000_000)),
@@ -28,6 +29,7 @@ const opts = {
   writesSeconds: envNumber('BENCH_WRITES_SECONDS', 10),
   writesRate: envNumber('BENCH_WRITES_RATE', 5000),
   writesDistinct: Math.floor(envNumber('BENCH_WRITES_DISTINCT', 1000)),
+  revocations: Math.floor(envNumber('BENCH_REVOCATIONS', 1000)),
   pgUrl: process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL || undefined,
   only: new Set((process.env.BENCH_ONLY || ALL.join(',')).split(',').map((s) => s.trim()).filter(Boolean)),
   profile: process.env.BENCH_PROFILE === '1' || process.argv.includes('--profile'),
@@ -306,6 +308,23 @@ if (wants('writes')) {
       rawValues: { statements: r.statements },
     });
   });
+}
+
+// ---------------------------------------------------------------- 7. revocation propagation
+if (wants('propagation')) {
+  if (!opts.pgUrl) {
+    log('\n▶ 7. revocation propagation: skipped (set BENCH_DATABASE_URL or TEST_DATABASE_URL)');
+    figures['revocation.propagation.p99'] = { value: null, target: '≤ 100 ms', met: null, note: 'skipped: no BENCH_DATABASE_URL / TEST_DATABASE_URL' };
+  } else {
+    await step('7. revocation propagation A → B (PostgreSQL)', async () => {
+      const r = await propagationFigure({ pgUrl: opts.pgUrl, workDir, revocations: opts.revocations, log });
+      raw.propagation = r;
+      log(`  ${r.revocations} revocations: p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, max ${r.maxMs.toFixed(2)} ms (${r.pollsPerRevocation.toFixed(1)} polls of B each)`);
+      const note = `revoke on A (POST /oauth/revoke), then GET /api/v1/tokens/self on B back to back until 401; the time includes B's last HTTP round trip`;
+      figure('revocation.propagation.p99', { value: r.p99Ms, unit: 'ms', target: '≤ 100', met: r.p99Ms <= 100, note, rawValues: { revocations: r.revocations, p50Ms: round(r.p50Ms, 2), meanMs: round(r.meanMs, 2) } });
+      figure('revocation.propagation.max', { value: r.maxMs, unit: 'ms', target: '≤ 1000', met: r.maxMs <= 1000, rawValues: { revocations: r.revocations } });
+    });
+  }
 }
 
 // ---------------------------------------------------------------- profile (optional)

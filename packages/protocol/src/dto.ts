@@ -6,8 +6,14 @@ import { Type, type Static, type TSchema } from 'typebox';
 import { SCOPE_MAX_LENGTH, SCOPE_PATTERN } from './scopes.js';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+/**
+ * A string or null as one `type: ["string", "null"]` rather than `anyOf`: the response serializer
+ * picks an `anyOf` branch by running a validator on every value, a type list by `typeof`. Only in
+ * responses (the request validators run in strict mode, which refuses type lists).
+ */
+const NullableString = (options: { format?: string; description?: string } = {}) => Type.Unsafe<string | null>({ type: ['string', 'null'], ...options });
 const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601 time' });
-const NullableTimestamp = Nullable(Timestamp);
+const NullableTimestamp = NullableString({ format: 'date-time', description: 'ISO 8601 time' });
 
 export const ScopeName = Type.String({ pattern: SCOPE_PATTERN, maxLength: SCOPE_MAX_LENGTH });
 
@@ -35,7 +41,7 @@ export const Pat = Type.Object({
   createdAt: Timestamp,
   expiresAt: NullableTimestamp,
   lastUsedAt: NullableTimestamp,
-  lastUsedIp: Nullable(Type.String()),
+  lastUsedIp: NullableString(),
   revokedAt: NullableTimestamp,
   audiences: Type.Array(Type.String()),
   allowedIps: Type.Array(Type.String()),
@@ -110,7 +116,7 @@ export const User = Type.Object({
   id: Type.String(),
   username: Type.String(),
   displayName: Type.String(),
-  email: Nullable(Type.String()),
+  email: NullableString(),
   role: Role,
   disabled: Type.Boolean(),
   disabledAt: NullableTimestamp,
@@ -214,12 +220,12 @@ export const AuditEvent = Type.Object({
   id: Type.String(),
   createdAt: Timestamp,
   action: Type.String(),
-  actorUserId: Nullable(Type.String()),
-  actorTokenId: Nullable(Type.String()),
-  targetType: Nullable(Type.String()),
-  targetId: Nullable(Type.String()),
-  ip: Nullable(Type.String()),
-  userAgent: Nullable(Type.String()),
+  actorUserId: NullableString(),
+  actorTokenId: NullableString(),
+  targetType: NullableString(),
+  targetId: NullableString(),
+  ip: NullableString(),
+  userAgent: NullableString(),
   details: Type.Record(Type.String(), Type.Unknown()),
 });
 export type AuditEventDto = Static<typeof AuditEvent>;
@@ -236,7 +242,7 @@ export const BulkRevokeBody = Type.Object(
 export type BulkRevokeBody = Static<typeof BulkRevokeBody>;
 
 export const Page = <T extends TSchema>(item: T) =>
-  Type.Object({ items: Type.Array(item), nextCursor: Nullable(Type.String()) });
+  Type.Object({ items: Type.Array(item), nextCursor: NullableString() });
 
 export const PageQuery = {
   cursor: Type.Optional(Type.String({ maxLength: 200 })),

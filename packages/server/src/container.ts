@@ -3,7 +3,7 @@ import type { Config } from './config/config.js';
 import { deriveKeys } from './crypto/keys.js';
 import { readOrCreateSecretFile } from './crypto/secret-file.js';
 import { TokenHasher } from './crypto/token-hasher.js';
-import { createDb } from './db/connect.js';
+import { createDatabase } from './db/connect.js';
 import { migrateToLatest } from './db/migrate.js';
 import type { DB } from './db/types.js';
 import { SYSTEM_ACTOR } from './domain/models.js';
@@ -18,9 +18,11 @@ import { SigningKeyService } from './services/signing-key-service.js';
 import { TokenExchange } from './services/token-exchange.js';
 import { SealedBox } from './crypto/sealed-box.js';
 import { VerificationCache } from './cache/verification-cache.js';
-import { LocalBus, PgNotifyBus, type InvalidationBus } from './cache/invalidation-bus.js';
+import { LocalBus, LocalCaches, PgNotifyBus, type InvalidationBus } from './cache/invalidation-bus.js';
+import { ClientAuthCache } from './cache/client-auth-cache.js';
 import { PatService } from './services/pat-service.js';
 import { PolicyService } from './services/policy-service.js';
+import { AuditBatcher } from './services/audit-batcher.js';
 import { ScopeService } from './services/scope-service.js';
 import { SessionService } from './services/session-service.js';
 import { UsageRecorder } from './services/usage-recorder.js';
@@ -69,31 +71,35 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const previousKeys = config.previousSecret ? deriveKeys(config.previousSecret) : undefined;
   const hasher = new TokenHasher(keys, previousKeys);
 
-  const db = options.db ?? createDb(config.database);
+  const { db, reader } = options.db ? { db: options.db, reader: undefined } : createDatabase(config.database);
   try {
     await migrateToLatest(db);
   } catch (error) {
     await db.destroy().catch(() => {});
     throw error;
   }
-  const store = new Store(db, config.database.kind);
+  const store = new Store(db, config.database.kind, reader);
   const metrics = new Metrics();
   const usage = new UsageRecorder({ store, flushIntervalMs: config.usageFlushIntervalMs, ...(options.onBackgroundError ? { onError: options.onBackgroundError } : {}) });
-  const policy = new PolicyService({ store, clock });
   const scopes = new ScopeService({ store, clock });
   const cache = config.verifyCache.enabled ? new VerificationCache(config.verifyCache) : undefined;
+  // KEYFOB_VERIFY_CACHE=off means no window at all, for client secrets as for tokens.
+  const clientCache = config.verifyCache.enabled ? new ClientAuthCache({ ttlMs: config.verifyCache.ttlMs, maxEntries: 1000 }) : undefined;
+  const caches = new LocalCaches(cache, clientCache);
   const bus: InvalidationBus =
     config.database.kind === 'postgres'
       ? new PgNotifyBus({
           url: config.database.url,
-          cache,
+          caches,
           heartbeatMs: config.heartbeatMs,
           onStateChange: (state, detail) => {
             metrics.listenerUp.set(state === 'listening' ? 1 : 0);
             options.onBusState?.(state, detail);
           },
         })
-      : new LocalBus(cache);
+      : new LocalBus(caches);
+  const policy = new PolicyService({ store, clock, bus, cacheTtlMs: config.verifyCache.enabled ? config.verifyCache.ttlMs : 0 });
+  caches.onPolicyChange(() => policy.forget());
   const users = new UserService({ store, clock, bus });
   const audit = new AuditService({ store });
   const sessions = new SessionService({ store, clock, sessionKey: keys.sessionKey, ttlSeconds: config.sessionTtlSeconds });
@@ -107,15 +113,15 @@ export async function createContainer(config: Config, options: ContainerOptions 
     hasher,
     usage,
     acceptedPrefixes: config.acceptedPrefixes,
-    onOutcome: (outcome, seconds) => metrics.recordVerification(outcome, seconds),
-    onCache: (result) => metrics.cacheLookups.inc({ result }),
+    onStoreLatency: (seconds) => metrics.verificationDuration.observe(seconds),
   });
   metrics.observeCache(cache);
+  metrics.observeVerifications(verifier.stats);
 
   const signingKeys = new SigningKeyService({ store, clock, sealedBox: new SealedBox(keys, previousKeys), alg: config.jwtAlg, jwksMaxAgeSeconds: config.jwksMaxAgeSeconds });
   const exchangedTokens = new ExchangedTokens({ keys: signingKeys, clock, issuer: config.baseUrl });
-  const clients = new ClientService({ store, clock, hasher, scopes });
-  const exchange = new TokenExchange({ store, clock, verifier, policy, tokens: exchangedTokens, onOutcome: (outcome) => metrics.exchanges.inc({ outcome }) });
+  const clients = new ClientService({ store, clock, hasher, scopes, bus, cache: clientCache });
+  const exchange = new TokenExchange({ store, clock, verifier, policy, tokens: exchangedTokens, audit: new AuditBatcher(store), onOutcome: (outcome) => metrics.exchanges.inc({ outcome }) });
   const introspection = new Introspection({
     store, clock, verifier, pats, tokens: exchangedTokens, issuer: config.baseUrl, acceptedPrefixes: config.acceptedPrefixes,
     onOutcome: (outcome) => metrics.introspections.inc({ outcome }),

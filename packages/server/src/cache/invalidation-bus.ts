@@ -1,12 +1,15 @@
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import type { Repositories } from '../repositories/store.js';
+import type { ClientAuthCache } from './client-auth-cache.js';
 import type { VerificationCache } from './verification-cache.js';
 
 /** What became invalid. Bulk changes send `all`: one coarse message, never thousands. */
 export type Invalidation =
   | { readonly kind: 'pats'; readonly ids: readonly string[] }
   | { readonly kind: 'user'; readonly id: string }
+  | { readonly kind: 'clients' }
+  | { readonly kind: 'policy' }
   | { readonly kind: 'all' };
 
 export const INVALIDATE_CHANNEL = 'keyfob_invalidate';
@@ -27,11 +30,33 @@ export interface InvalidationBus {
   stop(): Promise<void>;
 }
 
-export function applyTo(cache: VerificationCache | undefined, message: Invalidation): void {
-  if (!cache) return;
-  if (message.kind === 'pats') cache.dropPats(message.ids);
-  else if (message.kind === 'user') cache.dropUser(message.id);
-  else cache.clear();
+/** The caches of one instance that invalidations reach (each undefined when caching is off). */
+export class LocalCaches {
+  readonly #policyListeners: (() => void)[] = [];
+
+  constructor(
+    readonly tokens: VerificationCache | undefined,
+    readonly clients: ClientAuthCache | undefined,
+  ) {}
+
+  /** For the policy service, built after the bus these caches feed. */
+  onPolicyChange(forget: () => void): void {
+    this.#policyListeners.push(forget);
+  }
+
+  apply(message: Invalidation): void {
+    if (message.kind === 'pats') this.tokens?.dropPats(message.ids);
+    else if (message.kind === 'user') this.tokens?.dropUser(message.id);
+    else if (message.kind === 'clients') this.clients?.clear();
+    else if (message.kind === 'policy') for (const forget of this.#policyListeners) forget();
+    else this.clear();
+  }
+
+  clear(): void {
+    this.tokens?.clear();
+    this.clients?.clear();
+    for (const forget of this.#policyListeners) forget();
+  }
 }
 
 function normalize(message: Invalidation): Invalidation {
@@ -40,10 +65,10 @@ function normalize(message: Invalidation): Invalidation {
 
 /** One process (SQLite): changes and verifications meet in the same cache. */
 export class LocalBus implements InvalidationBus {
-  constructor(private readonly cache: VerificationCache | undefined) {}
+  constructor(private readonly caches: LocalCaches) {}
   async publishIn(): Promise<void> {}
   applyLocal(message: Invalidation): void {
-    applyTo(this.cache, message);
+    this.caches.apply(message);
   }
   trusted(): boolean {
     return true;
@@ -54,7 +79,7 @@ export class LocalBus implements InvalidationBus {
 
 export interface PgNotifyBusOptions {
   readonly url: string;
-  readonly cache: VerificationCache | undefined;
+  readonly caches: LocalCaches;
   readonly heartbeatMs: number;
   readonly onStateChange?: (state: 'listening' | 'lost', detail?: unknown) => void;
 }
@@ -85,19 +110,19 @@ export class PgNotifyBus implements InvalidationBus {
   }
 
   applyLocal(message: Invalidation): void {
-    applyTo(this.options.cache, message);
+    this.options.caches.apply(message);
   }
 
   trusted(): boolean {
     const fresh = this.#connected && performance.now() - this.#lastBeat < this.options.heartbeatMs * 3;
     if (!fresh) {
-      if (!this.#stale) this.options.cache?.clear();
+      if (!this.#stale) this.options.caches.clear();
       this.#stale = true;
       return false;
     }
     if (this.#stale) {
       // Notifications may have been missed while the listener was not trusted.
-      this.options.cache?.clear();
+      this.options.caches.clear();
       this.#stale = false;
     }
     return true;
@@ -143,7 +168,7 @@ export class PgNotifyBus implements InvalidationBus {
     this.#connectedAt = performance.now();
     this.#backoffMs = 100;
     // Listening now: whatever the cache held may have missed messages while we were away.
-    this.options.cache?.clear();
+    this.options.caches.clear();
     this.options.onStateChange?.('listening');
     this.#beat();
   }
@@ -153,7 +178,7 @@ export class PgNotifyBus implements InvalidationBus {
     const wasConnected = this.#connected;
     this.#client = undefined;
     this.#connected = false;
-    this.options.cache?.clear();
+    this.options.caches.clear();
     if (wasConnected) this.options.onStateChange?.('lost', error);
     client.removeAllListeners('end');
     client.on('error', () => {});
@@ -188,10 +213,10 @@ export class PgNotifyBus implements InvalidationBus {
     }
     if (n.channel !== INVALIDATE_CHANNEL || !n.payload) return;
     try {
-      applyTo(this.options.cache, JSON.parse(n.payload) as Invalidation);
+      this.options.caches.apply(JSON.parse(n.payload) as Invalidation);
     } catch {
       // A message we cannot read could have been anything: drop everything.
-      this.options.cache?.clear();
+      this.options.caches.clear();
     }
   }
 }

@@ -1,14 +1,12 @@
-import type { Pat, User } from '../domain/models.js';
+import type { VerifiedToken } from '../domain/verified-token.js';
 
-export interface CachedVerification {
-  readonly pat: Pat;
-  readonly user: User;
-}
-
-interface Entry extends CachedVerification {
+interface Entry {
   readonly key: string;
+  readonly token: VerifiedToken;
   readonly storedAt: number;
   readonly bytes: number;
+  /** Second-chance bit: set by a hit, cleared when eviction passes over the entry. */
+  used: boolean;
 }
 
 export interface VerificationCacheOptions {
@@ -17,19 +15,24 @@ export interface VerificationCacheOptions {
   readonly ttlMs: number;
 }
 
-/** Rough heap cost of an entry: the strings it holds plus fixed object overhead. */
-function estimateBytes(key: string, pat: Pat, user: User): number {
-  let strings = key.length + pat.id.length + pat.userId.length + pat.name.length + pat.description.length + pat.tokenHash.length + pat.displayHint.length;
-  for (const list of [pat.scopes, pat.audiences, pat.allowedIps]) for (const s of list) strings += s.length + 16;
-  strings += user.id.length + user.username.length + user.displayName.length + (user.email?.length ?? 0) + (user.passwordHash?.length ?? 0);
-  return strings * 2 + 600;
+/**
+ * Heap cost of an entry, as measured by `npm run bench` (figure "memory"): the fixed part covers
+ * the entry, the token's own objects, its Date objects and the map slots; the strings a token does
+ * not share with others (id, name, description, hint, key) are counted by length. Owners and scope
+ * lists are shared between tokens (VerifiedTokenBuilder) and counted once, in the fixed part.
+ */
+const FIXED_ENTRY_BYTES = 520;
+function estimateBytes(key: string, token: VerifiedToken): number {
+  const pat = token.pat;
+  return FIXED_ENTRY_BYTES + key.length + pat.id.length + pat.name.length + pat.description.length + pat.displayHint.length;
 }
 
 /**
  * Per-instance cache of successful store lookups, keyed by a digest of the token (never the
- * token). Bounded by entries and bytes (least recently used out first) and by a short TTL. It
- * holds lookups, not verdicts: the verifier re-checks expiry, revocation time, owner and scopes
- * on every hit, so a hit never extends anything.
+ * token). Bounded by entries and bytes and by a short TTL; eviction is second-chance (CLOCK) over
+ * insertion order, so a hit only sets a flag instead of re-ordering a map. It holds lookups, not
+ * verdicts: the verifier re-checks expiry, revocation time, owner and scopes on every hit, so a
+ * hit never extends anything.
  *
  * `epoch` moves on every invalidation; a lookup that started before an invalidation must not be
  * stored after it (it may have read the old state).
@@ -54,33 +57,27 @@ export class VerificationCache {
     return this.#bytes;
   }
 
-  get(key: string, now: number): CachedVerification | undefined {
+  get(key: string, now: number): VerifiedToken | undefined {
     const entry = this.#entries.get(key);
-    if (!entry) return undefined;
+    if (entry === undefined) return undefined;
     if (now - entry.storedAt >= this.options.ttlMs || now < entry.storedAt) {
       this.#remove(entry);
       return undefined;
     }
-    // Map keeps insertion order: re-inserting marks the entry most recently used.
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
-    return entry;
+    entry.used = true;
+    return entry.token;
   }
 
   /** Stores a lookup unless an invalidation happened since `epochAtStart`. */
-  set(key: string, value: CachedVerification, now: number, epochAtStart: number): void {
+  set(key: string, token: VerifiedToken, now: number, epochAtStart: number): void {
     if (epochAtStart !== this.#epoch) return;
     const existing = this.#entries.get(key);
     if (existing) this.#remove(existing);
-    const entry: Entry = { ...value, key, storedAt: now, bytes: estimateBytes(key, value.pat, value.user) };
+    const entry: Entry = { key, token, storedAt: now, bytes: estimateBytes(key, token), used: false };
     this.#entries.set(key, entry);
-    this.#byPat.set(value.pat.id, key);
+    this.#byPat.set(token.pat.id, key);
     this.#bytes += entry.bytes;
-    while (this.#entries.size > this.options.maxEntries || this.#bytes > this.options.maxBytes) {
-      const oldest = this.#entries.values().next().value;
-      if (!oldest) break;
-      this.#remove(oldest);
-    }
+    while (this.#entries.size > this.options.maxEntries || this.#bytes > this.options.maxBytes) this.#evictOne();
   }
 
   dropPats(ids: readonly string[]): void {
@@ -94,7 +91,7 @@ export class VerificationCache {
 
   dropUser(userId: string): void {
     this.#epoch++;
-    for (const entry of [...this.#entries.values()]) if (entry.user.id === userId) this.#remove(entry);
+    for (const entry of [...this.#entries.values()]) if (entry.token.pat.userId === userId) this.#remove(entry);
   }
 
   clear(): void {
@@ -104,10 +101,24 @@ export class VerificationCache {
     this.#bytes = 0;
   }
 
+  /** The oldest entry not hit since eviction last passed it; hit ones move to the back once. */
+  #evictOne(): void {
+    for (const entry of this.#entries.values()) {
+      if (entry.used) {
+        entry.used = false;
+        this.#entries.delete(entry.key);
+        this.#entries.set(entry.key, entry);
+        continue;
+      }
+      this.#remove(entry);
+      return;
+    }
+  }
+
   #remove(entry: Entry): void {
     if (this.#entries.get(entry.key) !== entry) return;
     this.#entries.delete(entry.key);
-    if (this.#byPat.get(entry.pat.id) === entry.key) this.#byPat.delete(entry.pat.id);
+    if (this.#byPat.get(entry.token.pat.id) === entry.key) this.#byPat.delete(entry.token.pat.id);
     this.#bytes -= entry.bytes;
   }
 }

@@ -1,26 +1,54 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config/config.js';
 import type { DB } from './types.js';
 
 const PG_INT8_OID = 20;
+/** SQLite page cache per connection, in KiB (64 MiB). */
+const SQLITE_CACHE_KIB = 65_536;
+
+/**
+ * Reads one row with a fixed SQL text (bound parameters only) outside Kysely, on the same
+ * connection or pool. For the verification lookup, where Kysely's per-call work (connection
+ * mutex, promise chain, result wrapping) costs more than the indexed read itself.
+ */
+export interface RowReader {
+  one(sql: string, params: readonly unknown[]): Promise<Record<string, unknown> | undefined>;
+}
+
+export interface Database {
+  readonly db: Kysely<DB>;
+  readonly reader: RowReader;
+}
+
+/** The Kysely instance alone (migrations, CLI). */
+export function createDb(config: DatabaseConfig): Kysely<DB> {
+  return createDatabase(config).db;
+}
 
 /**
  * The only place that knows SQLite from PostgreSQL. SQLite runs in WAL mode with
  * synchronous=FULL so that an acknowledged write survives a crash of the process.
  */
-export function createDb(config: DatabaseConfig): Kysely<DB> {
+export function createDatabase(config: DatabaseConfig): Database {
   if (config.kind === 'sqlite') {
     mkdirSync(dirname(config.file), { recursive: true, mode: 0o700 });
-    const database = new Database(config.file, { timeout: 5000 });
+    const database = new SqliteDatabase(config.file, { timeout: 5000 });
     database.pragma('journal_mode = WAL');
     database.pragma('synchronous = FULL');
     database.pragma('foreign_keys = ON');
     database.pragma('busy_timeout = 5000');
-    return new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
+    // SQLite's default page cache is 2 MB; the token index of a million tokens is far larger, and
+    // every page it misses is a read() system call on the verification path.
+    database.pragma(`cache_size = -${SQLITE_CACHE_KIB}`);
+    const statements = withStatementCache(database);
+    return {
+      db: new Kysely<DB>({ dialect: new SqliteDialect({ database: statements }) }),
+      reader: { one: async (sql, params) => statements.prepare(sql).get(...params) as Record<string, unknown> | undefined },
+    };
   }
   const pool = new pg.Pool({
     connectionString: config.url,
@@ -42,7 +70,19 @@ export function createDb(config: DatabaseConfig): Kysely<DB> {
   pool.on('connect', (client) => {
     client.on('error', () => {});
   });
-  return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const names = new Map<string, string>();
+  return {
+    db: new Kysely<DB>({ dialect: new PostgresDialect({ pool }) }),
+    reader: {
+      // A named statement is parsed and planned once per connection, then only executed.
+      async one(sql, params) {
+        let name = names.get(sql);
+        if (name === undefined) names.set(sql, (name = `keyfob_${names.size + 1}`));
+        const result = await pool.query({ name, text: sql, values: [...params] });
+        return result.rows[0] as Record<string, unknown> | undefined;
+      },
+    },
+  };
 }
 
 const STATEMENT_CACHE_SIZE = 500;
@@ -52,8 +92,8 @@ const STATEMENT_CACHE_SIZE = 500;
  * path. Queries are built from a fixed set of shapes with bound parameters, so statements are
  * kept by their SQL text (bounded; cleared when full) and reused.
  */
-function withStatementCache(database: Database.Database): { close(): void; prepare(sql: string): Database.Statement } {
-  const statements = new Map<string, Database.Statement>();
+function withStatementCache(database: SqliteDatabase.Database): { close(): void; prepare(sql: string): SqliteDatabase.Statement } {
+  const statements = new Map<string, SqliteDatabase.Statement>();
   return {
     close: () => database.close(),
     prepare(sql: string) {

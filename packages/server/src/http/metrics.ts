@@ -1,33 +1,32 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { VerificationStats } from '../services/verifier.js';
+import { PlainHistogram, RequestMetrics, registerCollected } from './plain-metrics.js';
+
+/** A labelled counter whose values are plain numbers kept elsewhere, brought up to date at scrape. */
+function countersFrom(registry: Registry, name: string, help: string, label: string, read: () => Readonly<Record<string, number>>): void {
+  const reported = new Map<string, number>();
+  new Counter({
+    name,
+    help,
+    labelNames: [label],
+    registers: [registry],
+    collect() {
+      for (const [value, total] of Object.entries(read())) {
+        const delta = total - (reported.get(value) ?? 0);
+        if (delta > 0) this.inc({ [label]: value }, delta);
+        reported.set(value, total);
+      }
+    },
+  });
+}
 
 /** Prometheus metrics of one keyfob instance, on a registry of its own (no global state). */
 export class Metrics {
   readonly registry = new Registry();
-  readonly httpRequests = new Counter({
-    name: 'keyfob_http_requests_total',
-    help: 'HTTP requests by method, route and status',
-    labelNames: ['method', 'route', 'status'] as const,
-    registers: [this.registry],
-  });
-  readonly httpDuration = new Histogram({
-    name: 'keyfob_http_request_duration_seconds',
-    help: 'HTTP request latency by method and route',
-    labelNames: ['method', 'route'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [this.registry],
-  });
-  readonly verifications = new Counter({
-    name: 'keyfob_token_verifications_total',
-    help: 'Token verifications by outcome (ok or the failure reason)',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
-  readonly verificationDuration = new Histogram({
-    name: 'keyfob_token_verification_duration_seconds',
-    help: 'Token verification latency',
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
-    registers: [this.registry],
-  });
+  /** Requests and their latency by route: plain numbers on the request path, read at scrape. */
+  readonly http = new RequestMetrics([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]);
+  /** Verifications that read the store (cache misses and bypasses); hits are counted, not timed. */
+  readonly verificationDuration = new PlainHistogram([0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1]);
 
   readonly exchanges = new Counter({
     name: 'keyfob_oauth_token_exchanges_total',
@@ -42,12 +41,6 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly cacheLookups = new Counter({
-    name: 'keyfob_verify_cache_lookups_total',
-    help: 'Verification cache lookups: hit, miss, or bypass (cache off or invalidation listener not trusted)',
-    labelNames: ['result'] as const,
-    registers: [this.registry],
-  });
   readonly listenerUp = new Gauge({
     name: 'keyfob_invalidation_listener_up',
     help: 'PostgreSQL: 1 while the invalidation listener is connected, 0 otherwise',
@@ -62,6 +55,11 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'keyfob_' });
+    this.http.register(this.registry, { requests: 'keyfob_http_requests_total', duration: 'keyfob_http_request_duration_seconds' });
+    const verifyName = 'keyfob_token_verification_duration_seconds';
+    registerCollected(this.registry, verifyName, 'Latency of token verifications that read the store (cache misses and bypasses; hits are counted, not timed)', 'histogram', () =>
+      this.verificationDuration.samples(verifyName, {}),
+    );
   }
 
   /** Gauges read at scrape time from the cache itself. */
@@ -71,8 +69,12 @@ export class Metrics {
     new Gauge({ name: 'keyfob_verify_cache_bytes', help: 'Estimated bytes held by the verification cache', registers: [this.registry], collect() { this.set(cache.bytes); } });
   }
 
-  recordVerification(outcome: string, seconds: number): void {
-    this.verifications.inc({ outcome });
-    this.verificationDuration.observe(seconds);
+  /**
+   * Verification outcomes and cache lookups, read at scrape time from the verifier's plain
+   * counters (the hot path never touches a labelled metric).
+   */
+  observeVerifications(stats: VerificationStats): void {
+    countersFrom(this.registry, 'keyfob_token_verifications_total', 'Token verifications by outcome (ok or the failure reason)', 'outcome', () => stats.outcomes);
+    countersFrom(this.registry, 'keyfob_verify_cache_lookups_total', 'Verification cache lookups: hit, miss, or bypass (cache off or invalidation listener not trusted)', 'result', () => stats.cache);
   }
 }

@@ -1,13 +1,14 @@
 import type { AuditEventDto, OAuthClientDto, PatDto, ScopeEntryDto, SigningKeyDto, UserDto } from '@keyfob/protocol';
 import { isAdminScope } from '@keyfob/protocol';
-import { patStatus, type AuditEvent, type OAuthClient, type Pat, type ScopeEntry, type SigningKeyRecord, type User } from '../domain/models.js';
+import type { Account, PatView } from '../domain/verified-token.js';
+import { patStatus, type AuditEvent, type OAuthClient, type ScopeEntry, type SigningKeyRecord } from '../domain/models.js';
 
 // The one place that decides what leaves the server; the response schemas are the second fence.
 
 const iso = (date: Date | null): string | null => (date === null ? null : date.toISOString());
 
 /** Metadata of a token. A rotation grace period in the future is not yet a revocation. */
-export function presentPat(pat: Pat, now: number): PatDto {
+export function presentPat(pat: PatView, now: number): PatDto {
   const revoked = pat.revokedAt !== null && pat.revokedAt.getTime() <= now;
   return {
     id: pat.id,
@@ -27,7 +28,7 @@ export function presentPat(pat: Pat, now: number): PatDto {
   };
 }
 
-export function presentUser(user: User): UserDto {
+export function presentUser(user: Account): UserDto {
   return {
     id: user.id,
     username: user.username,

@@ -17,20 +17,28 @@ export class AuditRepository {
   constructor(private readonly db: Kysely<DB>) {}
 
   async insert(event: AuditEvent): Promise<void> {
+    await this.insertMany([event]);
+  }
+
+  /** One statement for many events (a group commit of standalone events). */
+  async insertMany(events: readonly AuditEvent[]): Promise<void> {
+    if (events.length === 0) return;
     await this.db
       .insertInto('audit_events')
-      .values({
-        id: event.id,
-        created_at: event.createdAt.getTime(),
-        action: event.action,
-        actor_user_id: event.actorUserId,
-        actor_token_id: event.actorTokenId,
-        target_type: event.targetType,
-        target_id: event.targetId,
-        ip: event.ip,
-        user_agent: event.userAgent?.slice(0, 512) ?? null,
-        details: encodeJson(event.details),
-      })
+      .values(
+        events.map((event) => ({
+          id: event.id,
+          created_at: event.createdAt.getTime(),
+          action: event.action,
+          actor_user_id: event.actorUserId,
+          actor_token_id: event.actorTokenId,
+          target_type: event.targetType,
+          target_id: event.targetId,
+          ip: event.ip,
+          user_agent: event.userAgent?.slice(0, 512) ?? null,
+          details: encodeJson(event.details),
+        })),
+      )
       .execute();
   }
 

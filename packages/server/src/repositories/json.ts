@@ -4,6 +4,8 @@ export function encodeJson(value: unknown): string {
 }
 
 export function decodeJsonArray(text: string): string[] {
+  // Most tokens have no audiences and no allow-list: skip the parser for them.
+  if (text === '[]') return [];
   const value: unknown = JSON.parse(text);
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 }

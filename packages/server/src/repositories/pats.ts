@@ -1,5 +1,6 @@
-import type { Expression, ExpressionBuilder, Kysely, Selectable, SqlBool } from 'kysely';
+import { CompiledQuery, type Expression, type ExpressionBuilder, type InferResult, type Kysely, type Selectable, type SqlBool } from 'kysely';
 import type { TokenStatus } from '@keyfob/protocol';
+import type { RowReader } from '../db/connect.js';
 import type { DB, PatsTable } from '../db/types.js';
 import type { Pat, User } from '../domain/models.js';
 import { toUser } from './users.js';
@@ -99,8 +100,15 @@ function matching(filter: PatFilter, now: number) {
   };
 }
 
+type ByHashRow = InferResult<ReturnType<PatsRepository['byHashWithOwnerQuery']>>[number];
+
 export class PatsRepository {
-  constructor(private readonly db: Kysely<DB>) {}
+  #byHashQuery: CompiledQuery | undefined;
+
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly reader?: RowReader,
+  ) {}
 
   async insert(pat: NewPat): Promise<Pat> {
     const row: Selectable<PatsTable> = {
@@ -143,25 +151,16 @@ export class PatsRepository {
   }
 
   /** The hot-path read: a token and its owner in one round trip. */
+  /**
+   * The hot-path lookup, built and compiled by Kysely once; each call only binds the hash (the
+   * query-building work would otherwise cost more than the indexed read itself).
+   */
   async findByHashWithOwner(hash: string): Promise<{ pat: Pat; owner: User } | undefined> {
-    const row = await this.db
-      .selectFrom('pats')
-      .innerJoin('users', 'users.id', 'pats.user_id')
-      .selectAll('pats')
-      .select([
-        'users.username as owner_username',
-        'users.username_key as owner_username_key',
-        'users.display_name as owner_display_name',
-        'users.email as owner_email',
-        'users.password_hash as owner_password_hash',
-        'users.role as owner_role',
-        'users.disabled_at as owner_disabled_at',
-        'users.notifications as owner_notifications',
-        'users.created_at as owner_created_at',
-        'users.updated_at as owner_updated_at',
-      ])
-      .where('pats.token_hash', '=', hash)
-      .executeTakeFirst();
+    const compiled = (this.#byHashQuery ??= this.byHashWithOwnerQuery(hash).compile());
+    // token_hash is unique and the hash the only parameter of the compiled text.
+    const row = this.reader
+      ? ((await this.reader.one(compiled.sql, [hash])) as ByHashRow | undefined)
+      : (await this.db.executeQuery<ByHashRow>(CompiledQuery.raw(compiled.sql, [hash]))).rows[0];
     if (!row) return undefined;
     const owner = toUser({
       id: row.user_id,
@@ -177,6 +176,26 @@ export class PatsRepository {
       updated_at: row.owner_updated_at,
     });
     return { pat: toPat(row), owner };
+  }
+
+  private byHashWithOwnerQuery(hash: string) {
+    return this.db
+      .selectFrom('pats')
+      .innerJoin('users', 'users.id', 'pats.user_id')
+      .selectAll('pats')
+      .select([
+        'users.username as owner_username',
+        'users.username_key as owner_username_key',
+        'users.display_name as owner_display_name',
+        'users.email as owner_email',
+        'users.password_hash as owner_password_hash',
+        'users.role as owner_role',
+        'users.disabled_at as owner_disabled_at',
+        'users.notifications as owner_notifications',
+        'users.created_at as owner_created_at',
+        'users.updated_at as owner_updated_at',
+      ])
+      .where('pats.token_hash', '=', hash);
   }
 
   async list(filter: PatFilter, now: number, cursor: Cursor | undefined, limit: number): Promise<Pat[]> {

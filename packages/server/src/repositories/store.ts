@@ -1,3 +1,4 @@
+import type { RowReader } from '../db/connect.js';
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/types.js';
 import { AuditRepository } from './audit.js';
@@ -23,11 +24,11 @@ export interface Repositories {
   readonly events: EventsRepository;
 }
 
-function repositoriesOn(db: Kysely<DB>, dialect: 'sqlite' | 'postgres'): Repositories {
+function repositoriesOn(db: Kysely<DB>, dialect: 'sqlite' | 'postgres', reader?: RowReader): Repositories {
   return {
     users: new UsersRepository(db),
     sessions: new SessionsRepository(db),
-    pats: new PatsRepository(db),
+    pats: new PatsRepository(db, reader),
     scopes: new ScopesRepository(db),
     settings: new SettingsRepository(db),
     audit: new AuditRepository(db),
@@ -48,8 +49,10 @@ export class Store {
   constructor(
     readonly db: Kysely<DB>,
     readonly dialect: 'sqlite' | 'postgres',
+    /** Hot-path reads outside Kysely; never inside a transaction, which has its own connection. */
+    reader?: RowReader,
   ) {
-    this.repos = repositoriesOn(db, dialect);
+    this.repos = repositoriesOn(db, dialect, reader);
   }
 
   transaction<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {

@@ -1,6 +1,6 @@
 import { newId } from '../domain/ids.js';
 import type { Repositories } from '../repositories/store.js';
-import type { Actor } from '../domain/models.js';
+import type { Actor, AuditEvent } from '../domain/models.js';
 
 export interface AuditEntry {
   readonly action: string;
@@ -14,7 +14,11 @@ export interface AuditEntry {
  * lands with the change). Callers must never put secrets in `details`.
  */
 export function recordAudit(repos: Repositories, actor: Actor, entry: AuditEntry, now: number): Promise<void> {
-  return repos.audit.insert({
+  return repos.audit.insert(auditEvent(actor, entry, now));
+}
+
+export function auditEvent(actor: Actor, entry: AuditEntry, now: number): AuditEvent {
+  return {
     id: newId(now),
     createdAt: new Date(now),
     action: entry.action,
@@ -25,5 +29,5 @@ export function recordAudit(repos: Repositories, actor: Actor, entry: AuditEntry
     ip: actor.ip,
     userAgent: actor.userAgent,
     details: entry.details ?? {},
-  });
+  };
 }

@@ -1,4 +1,7 @@
 import { generateToken, TOKEN_EXCHANGE_GRANT, type CreateClientBody, type UpdateClientBody } from '@keyfob/protocol';
+import { hash } from 'node:crypto';
+import type { ClientAuthCache } from '../cache/client-auth-cache.js';
+import type { Invalidation, InvalidationBus } from '../cache/invalidation-bus.js';
 import { safeEqual } from '../crypto/keys.js';
 import type { TokenHasher } from '../crypto/token-hasher.js';
 import { NotFound, ValidationError } from '../errors/keyfob-error.js';
@@ -9,6 +12,8 @@ import type { ClientChanges } from '../repositories/clients.js';
 import { recordAudit } from './audit-log.js';
 import type { Clock } from './clock.js';
 import type { ScopeService } from './scope-service.js';
+
+const CLIENTS_CHANGED: Invalidation = Object.freeze({ kind: 'clients' });
 
 /** Client secrets share the token format, so secret scanners recognise them too. */
 export const CLIENT_SECRET_PREFIX = 'kf_cs';
@@ -21,7 +26,17 @@ export interface ClientWithSecret {
 
 /** OAuth clients: registration, secret rotation, and authentication at the /oauth endpoints. */
 export class ClientService {
-  constructor(private readonly deps: { store: Store; clock: Clock; hasher: TokenHasher; scopes: ScopeService }) {}
+  constructor(
+    private readonly deps: {
+      store: Store;
+      clock: Clock;
+      hasher: TokenHasher;
+      scopes: ScopeService;
+      bus: InvalidationBus;
+      /** Undefined when KEYFOB_VERIFY_CACHE=off. */
+      cache?: ClientAuthCache | undefined;
+    },
+  ) {}
 
   async create(actor: Actor, body: CreateClientBody): Promise<ClientWithSecret> {
     const name = body.name.trim();
@@ -78,8 +93,9 @@ export class ClientService {
       const updated = await repos.clients.update(id, changes, now);
       if (!updated) throw new NotFound('client');
       await recordAudit(repos, actor, { action: 'client.updated', targetType: 'client', targetId: id, details: { fields: Object.keys(changes) } }, now);
+      await this.deps.bus.publishIn(repos, CLIENTS_CHANGED);
       return updated;
-    });
+    }).finally(() => this.deps.bus.applyLocal(CLIENTS_CHANGED));
   }
 
   async rotateSecret(actor: Actor, id: string): Promise<ClientWithSecret> {
@@ -90,8 +106,9 @@ export class ClientService {
       if (!(await repos.clients.findById(id))) throw new NotFound('client');
       const updated = await repos.clients.update(id, { secretHash: digest.hash, secretKeyId: digest.keyId }, now);
       await recordAudit(repos, actor, { action: 'client.secret_rotated', targetType: 'client', targetId: id }, now);
+      await this.deps.bus.publishIn(repos, CLIENTS_CHANGED);
       return updated!;
-    });
+    }).finally(() => this.deps.bus.applyLocal(CLIENTS_CHANGED));
     return { client, clientSecret: secret };
   }
 
@@ -100,15 +117,25 @@ export class ClientService {
     await this.deps.store.transaction(async (repos) => {
       if (!(await repos.clients.delete(id))) throw new NotFound('client');
       await recordAudit(repos, actor, { action: 'client.deleted', targetType: 'client', targetId: id }, now);
-    });
+      await this.deps.bus.publishIn(repos, CLIENTS_CHANGED);
+    }).finally(() => this.deps.bus.applyLocal(CLIENTS_CHANGED));
   }
 
-  /** The client for these credentials, or undefined when unknown, wrong or disabled. */
+  /**
+   * The client for these credentials, or undefined when unknown, wrong or disabled. A recent
+   * success is answered from the cache (while the invalidation bus is trusted); failures never are.
+   */
   async authenticate(clientId: string, secret: string): Promise<OAuthClient | undefined> {
+    const cache = this.deps.bus.trusted() ? this.deps.cache : undefined;
+    const key = cache === undefined ? '' : hash('sha256', `${clientId}\u0000${secret}`, 'base64url');
+    const hit = cache?.get(key, this.deps.clock.now());
+    if (hit !== undefined) return hit;
+    const epoch = cache?.epoch ?? 0;
     const client = await this.deps.store.repos.clients.findById(clientId);
     const candidates = this.deps.hasher.candidates(secret);
     const match = client !== undefined && candidates.some((d) => d.keyId === client.secretKeyId && safeEqual(d.hash, client.secretHash));
     if (!client || !match || client.disabledAt !== null) return undefined;
+    cache?.set(key, client, this.deps.clock.now(), epoch);
     return client;
   }
 }

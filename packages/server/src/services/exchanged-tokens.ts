@@ -1,4 +1,5 @@
-import { SignJWT, createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
+import { signCompactJws } from '../crypto/jws.js';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import type { Clock } from './clock.js';
 import type { SigningKeyService } from './signing-key-service.js';
 
@@ -38,12 +39,8 @@ export class ExchangedTokens {
   async mint(claims: MintClaims): Promise<string> {
     const signer = await this.deps.keys.signer();
     const { exp, ...rest } = claims;
-    return new SignJWT({ ...rest })
-      .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: 'at+jwt' })
-      .setIssuer(this.deps.issuer)
-      .setIssuedAt(Math.floor(this.deps.clock.now() / 1000))
-      .setExpirationTime(exp)
-      .sign(signer.key);
+    const payload = { ...rest, iss: this.deps.issuer, iat: Math.floor(this.deps.clock.now() / 1000), exp };
+    return signCompactJws({ kid: signer.kid, typ: 'at+jwt' }, payload, signer.alg, signer.key);
   }
 
   /** Looks like a JWT at all (three dot-separated parts with a JSON header). */

@@ -56,10 +56,10 @@ export class Introspection {
     if (parseToken(token, this.deps.acceptedPrefixes).ok) {
       const outcome = await this.deps.verifier.verify(token);
       if (!outcome.ok) return INACTIVE;
-      const { pat, user, scopes } = outcome;
+      const { pat, user, grant } = outcome;
       return {
         active: true,
-        scope: scopes.join(' '),
+        scope: grant.text,
         username: user.username,
         sub: user.id,
         ...(pat.expiresAt !== null ? { exp: Math.floor(pat.expiresAt.getTime() / 1000) } : {}),

@@ -1,12 +1,13 @@
-import type { Actor, Pat, User } from '../domain/models.js';
+import type { Actor } from '../domain/models.js';
+import type { Account, PatView } from '../domain/verified-token.js';
 
 /** The authenticated caller of an API request: a console session or a personal access token. */
 export interface Principal {
   readonly kind: 'session' | 'pat';
-  readonly user: User;
+  readonly user: Account;
   /** Scopes usable now (admin:* only while the user is an admin). */
   readonly scopes: ReadonlySet<string>;
-  readonly pat: Pat | null;
+  readonly pat: PatView | null;
   readonly sessionIdHash: string | null;
   readonly ip: string | null;
   readonly userAgent: string | null;

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { exportJWK, exportPKCS8, generateKeyPair, importPKCS8, type CryptoKey, type JWK } from 'jose';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { exportJWK, exportPKCS8, generateKeyPair, type JWK } from 'jose';
+import type { JwsAlgorithm } from '../crypto/jws.js';
 import type { SealedBox } from '../crypto/sealed-box.js';
 import type { Actor, SigningKeyRecord } from '../domain/models.js';
 import type { Repositories, Store } from '../repositories/store.js';
@@ -15,8 +17,8 @@ const SIGNER_CACHE_MS = 5_000;
 
 export interface Signer {
   readonly kid: string;
-  readonly alg: string;
-  readonly key: CryptoKey;
+  readonly alg: JwsAlgorithm;
+  readonly key: KeyObject;
 }
 
 /**
@@ -98,8 +100,8 @@ export class SigningKeyService {
       active = (await this.list()).find((k) => k.status === 'active');
     }
     if (!active) throw new Error('no active signing key');
-    const key = await importPKCS8(this.deps.sealedBox.open(active.sealedPrivateKey), active.alg);
-    const value = { kid: active.kid, alg: active.alg, key };
+    const key = createPrivateKey(this.deps.sealedBox.open(active.sealedPrivateKey));
+    const value: Signer = { kid: active.kid, alg: active.alg as JwsAlgorithm, key };
     this.#signer = { value, loadedAt: now };
     return value;
   }

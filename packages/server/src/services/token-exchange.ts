@@ -3,7 +3,7 @@ import { OAuthError } from '../errors/oauth-error.js';
 import { newId } from '../domain/ids.js';
 import type { OAuthClient } from '../domain/models.js';
 import type { Store } from '../repositories/store.js';
-import { recordAudit } from './audit-log.js';
+import type { AuditBatcher } from './audit-batcher.js';
 import type { Clock } from './clock.js';
 import { PAT_ID_CLAIM, type ExchangedTokens } from './exchanged-tokens.js';
 import type { PolicyService } from './policy-service.js';
@@ -46,6 +46,8 @@ export class TokenExchange {
       verifier: Verifier;
       policy: PolicyService;
       tokens: ExchangedTokens;
+      /** Exchange events are group-committed: answered only once written. */
+      audit: AuditBatcher;
       onOutcome?: (outcome: string) => void;
     },
   ) {}
@@ -84,19 +86,19 @@ export class TokenExchange {
       if (outcome.reason === 'audience_mismatch') throw new OAuthError('invalid_target', 'the subject token may not be used for this resource');
       throw new OAuthError('invalid_request', 'subject_token is invalid, expired or revoked');
     }
-    const { pat, user, scopes: effective } = outcome;
-    const scope = this.grantScope(client, effective, single(params, 'scope'));
+    const { pat, user, grant } = outcome;
+    const scope = this.grantScope(client, grant.list, single(params, 'scope'));
 
     const now = this.deps.clock.now();
     const nowSeconds = Math.floor(now / 1000);
-    const policy = await this.deps.policy.get();
+    const policy = await this.deps.policy.current();
     let exp = nowSeconds + policy.exchangedTokenTtlSeconds;
     if (pat.expiresAt !== null) exp = Math.min(exp, Math.floor(pat.expiresAt.getTime() / 1000));
     if (exp <= nowSeconds) throw new OAuthError('invalid_request', 'subject_token expires too soon to exchange');
 
     const jti = newId(now);
     const accessToken = await this.deps.tokens.mint({ sub: user.id, aud: audience, exp, jti, client_id: client.id, scope: scope.join(' '), [PAT_ID_CLAIM]: pat.id });
-    await recordAudit(this.deps.store.repos, { userId: user.id, tokenId: pat.id, ip, userAgent }, {
+    await this.deps.audit.append({ userId: user.id, tokenId: pat.id, ip, userAgent }, {
       action: 'token.exchanged',
       targetType: 'token',
       targetId: pat.id,

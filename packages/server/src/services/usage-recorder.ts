@@ -16,8 +16,24 @@ const DAY_MS = 86_400_000;
 interface Pending {
   at: number;
   ip: string | null;
-  /** Uses by UTC day number (epoch days): a number key keeps the hot path allocation-free. */
-  readonly counts: Map<number, number>;
+  /** Uses on the UTC day (epoch day number) of the first use since the last flush... */
+  day: number;
+  uses: number;
+  /** ...and on any other day (a flush window across midnight, or a failed flush put back). */
+  otherDays: Map<number, number> | undefined;
+}
+
+/** Uses by UTC date (YYYY-MM-DD). */
+function dayCounts(p: Pending): Map<string, number> {
+  const counts = new Map<string, number>();
+  const add = (day: number, n: number) => {
+    if (n === 0) return;
+    const date = new Date(day * DAY_MS).toISOString().slice(0, 10);
+    counts.set(date, (counts.get(date) ?? 0) + n);
+  };
+  add(p.day, p.uses);
+  for (const [day, n] of p.otherDays ?? []) add(day, n);
+  return counts;
 }
 
 /**
@@ -41,17 +57,21 @@ export class UsageRecorder {
   }
 
   record(patId: string, at: number, ip: string | null, uses = 1): void {
+    const day = Math.floor(at / DAY_MS);
     let entry = this.#pending.get(patId);
-    if (!entry) {
+    if (entry === undefined) {
       if (this.#pending.size >= this.#maxPending) return;
-      entry = { at, ip, counts: new Map() };
+      entry = { at, ip, day, uses: 0, otherDays: undefined };
       this.#pending.set(patId, entry);
     } else if (at >= entry.at) {
       entry.at = at;
       if (ip !== null) entry.ip = ip;
     }
-    const day = Math.floor(at / DAY_MS);
-    entry.counts.set(day, (entry.counts.get(day) ?? 0) + uses);
+    if (day === entry.day) entry.uses += uses;
+    else {
+      const other = (entry.otherDays ??= new Map());
+      other.set(day, (other.get(day) ?? 0) + uses);
+    }
   }
 
   get pendingCount(): number {
@@ -70,18 +90,13 @@ export class UsageRecorder {
     if (this.#pending.size === 0) return;
     const taken = this.#pending;
     this.#pending = new Map();
-    const batch: UsageUpdate[] = [...taken].map(([patId, p]) => ({
-      patId,
-      at: p.at,
-      ip: p.ip,
-      counts: new Map([...p.counts].map(([day, n]) => [new Date(day * DAY_MS).toISOString().slice(0, 10), n])),
-    }));
+    const batch: UsageUpdate[] = [...taken].map(([patId, p]) => ({ patId, at: p.at, ip: p.ip, counts: dayCounts(p) }));
     try {
       await this.options.store.transaction((repos) => repos.pats.recordUsage(batch));
       this.options.onFlush?.(batch.length);
     } catch (error) {
       for (const [patId, p] of taken) {
-        for (const [day, n] of p.counts) this.record(patId, day * DAY_MS, null, n);
+        for (const [day, n] of dayCounts(p)) this.record(patId, Date.parse(day), null, n);
         this.record(patId, p.at, p.ip, 0);
       }
       this.options.onError?.(error);

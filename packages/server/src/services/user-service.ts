@@ -1,3 +1,4 @@
+import type { Account } from '../domain/verified-token.js';
 import { newId } from '../domain/ids.js';
 import type { CreateUserBody, Role, SetupBody, UpdateMeBody, UpdateUserBody } from '@keyfob/protocol';
 import { Conflict, KeyfobError, NotFound, ValidationError } from '../errors/keyfob-error.js';
@@ -142,11 +143,13 @@ export class UserService {
   }
 
   /** The caller changes their own profile; a new password needs the current one. */
-  async updateMe(actor: Actor, user: User, body: UpdateMeBody, keepSessionIdHash: string | null): Promise<User> {
+  async updateMe(actor: Actor, user: Account, body: UpdateMeBody, keepSessionIdHash: string | null): Promise<User> {
     let passwordHash: string | undefined;
     if (body.password !== undefined) {
       if (body.currentPassword === undefined) throw new ValidationError('currentPassword', 'is required to change the password');
-      if (!(await verifyPassword(user.passwordHash, body.currentPassword))) throw new ValidationError('currentPassword', 'is incorrect');
+      // The principal never carries the password hash: read it only here.
+      const stored = await this.deps.store.repos.users.findById(user.id);
+      if (!(await verifyPassword(stored?.passwordHash ?? null, body.currentPassword))) throw new ValidationError('currentPassword', 'is incorrect');
       passwordHash = await hashPassword(body.password);
     }
     const now = this.deps.clock.now();

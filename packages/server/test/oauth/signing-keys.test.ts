@@ -160,6 +160,30 @@ describe('admin OAuth clients API', () => {
     expect(audit.body).not.toContain(created.clientSecret);
   });
 
+  it('ends a remembered client authentication at once when the secret is rotated, the client disabled or deleted', async () => {
+    const make = async (name: string) => (await t.app.inject({ method: 'POST', url: '/api/v1/admin/clients', headers: asSession(admin), payload: { name } })).json();
+    const clients = t.container.clients;
+    const rotatedClient = await make('cache-rotate');
+    expect(await clients.authenticate(rotatedClient.clientId, rotatedClient.clientSecret)).toBeDefined();
+    expect(await clients.authenticate(rotatedClient.clientId, rotatedClient.clientSecret)).toBeDefined(); // from the cache now
+    await t.app.inject({ method: 'POST', url: `/api/v1/admin/clients/${rotatedClient.clientId}/secret`, headers: asSession(admin) });
+    expect(await clients.authenticate(rotatedClient.clientId, rotatedClient.clientSecret)).toBeUndefined();
+
+    const disabled = await make('cache-disable');
+    expect(await clients.authenticate(disabled.clientId, disabled.clientSecret)).toBeDefined();
+    await t.app.inject({ method: 'PATCH', url: `/api/v1/admin/clients/${disabled.clientId}`, headers: asSession(admin), payload: { disabled: true } });
+    expect(await clients.authenticate(disabled.clientId, disabled.clientSecret)).toBeUndefined();
+
+    const deleted = await make('cache-delete');
+    expect(await clients.authenticate(deleted.clientId, deleted.clientSecret)).toBeDefined();
+    await t.app.inject({ method: 'DELETE', url: `/api/v1/admin/clients/${deleted.clientId}`, headers: asSession(admin) });
+    expect(await clients.authenticate(deleted.clientId, deleted.clientSecret)).toBeUndefined();
+    // A wrong secret is never remembered as right.
+    const other = await make('cache-wrong');
+    expect(await clients.authenticate(other.clientId, rotatedClient.clientSecret)).toBeUndefined();
+    expect(await clients.authenticate(other.clientId, other.clientSecret)).toBeDefined();
+  });
+
   it('keeps client routes to admins', async () => {
     const user = await createUser(t, admin, 'plain');
     expect((await t.app.inject({ method: 'GET', url: '/api/v1/admin/clients', headers: asSession(user) })).statusCode).toBe(403);

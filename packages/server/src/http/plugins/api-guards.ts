@@ -6,16 +6,19 @@ import { KeyfobError } from '../../errors/keyfob-error.js';
  * form body is refused with 400 before anything reads it, and the query never reaches the logs.
  */
 export function registerApiGuards(app: FastifyInstance): void {
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', (request, _reply, done) => {
     const query = request.query as Record<string, unknown> | undefined;
     if (query && ('access_token' in query || 'token' in query)) {
       request.authFailure = true;
-      throw new KeyfobError('invalid_request', 'access tokens are accepted only in the Authorization header, never in the URL');
+      done(new KeyfobError('invalid_request', 'access tokens are accepted only in the Authorization header, never in the URL'));
+      return;
     }
     const type = request.headers['content-type'];
     if (type !== undefined && /^application\/x-www-form-urlencoded/i.test(type)) {
       request.authFailure = true;
-      throw new KeyfobError('invalid_request', 'form bodies are not accepted: send JSON, and the access token only in the Authorization header');
+      done(new KeyfobError('invalid_request', 'form bodies are not accepted: send JSON, and the access token only in the Authorization header'));
+      return;
     }
+    done();
   });
 }

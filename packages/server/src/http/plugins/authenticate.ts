@@ -1,9 +1,9 @@
-import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { BUILTIN_SCOPE_NAMES, grants, isAdminScope } from '@keyfob/protocol';
 import { InsufficientScope, KeyfobError } from '../../errors/keyfob-error.js';
 import type { Principal } from '../../services/principal.js';
 import type { SessionService } from '../../services/session-service.js';
-import type { Verifier, VerifyFailureReason } from '../../services/verifier.js';
+import type { Verifier, VerifyFailureReason, VerifyOutcome } from '../../services/verifier.js';
 
 export const SESSION_COOKIE = 'keyfob_session';
 export const CSRF_HEADER = 'x-csrf-token';
@@ -30,7 +30,7 @@ export interface AuthOptions {
 }
 
 export interface Authenticator {
-  (options?: AuthOptions): onRequestAsyncHookHandler;
+  (options?: AuthOptions): onRequestHookHandler;
 }
 
 /** The caller's address without the IPv4-mapped IPv6 prefix. */
@@ -63,36 +63,70 @@ function sessionScopes(role: 'admin' | 'user'): Set<string> {
  * Builds the per-route authentication hook: a bearer PAT (checked by the verifier against the
  * route's scope) or a console session cookie (with the CSRF header on unsafe methods). Sets
  * `request.principal`.
+ *
+ * A callback hook rather than an async one: a PAT found in the verification cache is checked
+ * synchronously, and the request goes on without a promise or an extra turn of the event loop.
  */
 export function createAuthenticator(deps: { verifier: Verifier; sessions: SessionService }): Authenticator {
-  return (options = {}) =>
-    async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-      const token = bearerTokenOf(request);
-      const meta = { ip: clientIp(request), userAgent: request.headers['user-agent'] ?? null };
-      if (token !== undefined) {
-        const outcome = await deps.verifier.verify(token, { ...(options.scope ? { scopes: [options.scope] } : {}), ip: meta.ip });
-        if (!outcome.ok) {
-          if (outcome.reason === 'insufficient_scope') throw new InsufficientScope(outcome.missingScope ?? options.scope ?? '');
-          throw new KeyfobError('invalid_token', FAILURE_MESSAGES[outcome.reason]);
-        }
-        request.principal = { kind: 'pat', user: outcome.user, scopes: new Set(outcome.scopes), pat: outcome.pat, sessionIdHash: null, ...meta };
+  async function bySession(request: FastifyRequest, reply: FastifyReply, options: AuthOptions, meta: RequestMeta): Promise<void> {
+    if (options.bearerOnly) throw new KeyfobError('unauthorized', 'this route needs an Authorization: Bearer token');
+    const cookie = request.cookies[SESSION_COOKIE];
+    if (cookie === undefined || cookie === '') throw new KeyfobError('unauthorized', 'sign in or send an Authorization: Bearer token');
+    const session = await deps.sessions.resolve(cookie);
+    if (!session) {
+      reply.clearCookie(SESSION_COOKIE, { path: '/' });
+      throw new KeyfobError('session_expired', 'your session has expired; sign in again');
+    }
+    if (!SAFE_METHODS.has(request.method) && !deps.sessions.checkCsrf(session.idHash, headerValue(request.headers[CSRF_HEADER]))) {
+      throw new KeyfobError('invalid_csrf_token', 'this request needs a valid X-CSRF-Token header');
+    }
+    const scopes = sessionScopes(session.user.role);
+    if (options.scope && !grants(scopes, options.scope)) throw new InsufficientScope(options.scope);
+    request.principal = { kind: 'session', user: session.user, scopes, pat: null, sessionIdHash: session.idHash, ...meta };
+  }
+
+  return (options = {}) => {
+    const required = options.scope ? [options.scope] : undefined;
+
+    /** Sets the principal of a verified PAT, or the error the request must answer with. */
+    function admit(request: FastifyRequest, outcome: VerifyOutcome, meta: RequestMeta): KeyfobError | undefined {
+      if (!outcome.ok) {
+        if (outcome.reason === 'insufficient_scope') return new InsufficientScope(outcome.missingScope ?? options.scope ?? '');
+        return new KeyfobError('invalid_token', FAILURE_MESSAGES[outcome.reason]);
+      }
+      request.principal = { kind: 'pat', user: outcome.user, scopes: outcome.grant.set, pat: outcome.pat, sessionIdHash: null, ip: meta.ip, userAgent: meta.userAgent };
+      return undefined;
+    }
+
+    return function authenticate(request, reply, done) {
+      let token: string | undefined;
+      try {
+        token = bearerTokenOf(request);
+      } catch (error) {
+        done(error as KeyfobError);
         return;
       }
-      if (options.bearerOnly) throw new KeyfobError('unauthorized', 'this route needs an Authorization: Bearer token');
-      const cookie = request.cookies[SESSION_COOKIE];
-      if (cookie === undefined || cookie === '') throw new KeyfobError('unauthorized', 'sign in or send an Authorization: Bearer token');
-      const session = await deps.sessions.resolve(cookie);
-      if (!session) {
-        reply.clearCookie(SESSION_COOKIE, { path: '/' });
-        throw new KeyfobError('session_expired', 'your session has expired; sign in again');
+      const meta: RequestMeta = { ip: clientIp(request), userAgent: request.headers['user-agent'] ?? null };
+      if (token === undefined) {
+        bySession(request, reply, options, meta).then(() => done(), done);
+        return;
       }
-      if (!SAFE_METHODS.has(request.method) && !deps.sessions.checkCsrf(session.idHash, headerValue(request.headers[CSRF_HEADER]))) {
-        throw new KeyfobError('invalid_csrf_token', 'this request needs a valid X-CSRF-Token header');
+      let verified: VerifyOutcome | Promise<VerifyOutcome>;
+      try {
+        verified = deps.verifier.verify(token, required === undefined ? { ip: meta.ip } : { scopes: required, ip: meta.ip });
+      } catch (error) {
+        done(error as Error);
+        return;
       }
-      const scopes = sessionScopes(session.user.role);
-      if (options.scope && !grants(scopes, options.scope)) throw new InsufficientScope(options.scope);
-      request.principal = { kind: 'session', user: session.user, scopes, pat: null, sessionIdHash: session.idHash, ...meta };
+      if (verified instanceof Promise) verified.then((outcome) => done(admit(request, outcome, meta)), done);
+      else done(admit(request, verified, meta));
     };
+  };
+}
+
+interface RequestMeta {
+  readonly ip: string;
+  readonly userAgent: string | null;
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

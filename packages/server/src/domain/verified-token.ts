@@ -1,0 +1,175 @@
+import { effectiveScopes, grants } from '@keyfob/protocol';
+import { compileAllowList } from './ip-allowlist.js';
+import type { Pat, User } from './models.js';
+
+/** A token's metadata as requests see it: never its hash. */
+export type PatView = Omit<Pat, 'tokenHash' | 'pepperKeyId'>;
+
+/** A user as requests see it: never the password hash. */
+export type Account = Omit<User, 'passwordHash'>;
+
+/** The scopes a token may use now, in the three shapes callers read. */
+export interface Grant {
+  readonly list: readonly string[];
+  readonly set: ReadonlySet<string>;
+  /** Space-separated, as OAuth writes `scope`. */
+  readonly text: string;
+}
+
+/**
+ * A token found in the store, with everything the per-request checks read worked out once: the
+ * verification cache holds these, and a successful verification returns one as it is.
+ */
+export interface VerifiedToken {
+  readonly ok: true;
+  readonly pat: PatView;
+  readonly user: Account;
+  /** Effective scopes: `admin:*` only while the owner is an admin. */
+  readonly grant: Grant;
+  /** Epoch milliseconds; Infinity when there is none. */
+  readonly revokedAtMs: number;
+  readonly expiresAtMs: number;
+  /** Undefined when the token may be used from any address. */
+  readonly allows: ((ip: string) => boolean) | undefined;
+}
+
+export type VerifyFailureReason =
+  | 'malformed'
+  | 'unknown'
+  | 'expired'
+  | 'revoked'
+  | 'owner_disabled'
+  | 'insufficient_scope'
+  | 'ip_denied'
+  | 'audience_mismatch';
+
+export interface VerifyFailure {
+  readonly ok: false;
+  readonly reason: VerifyFailureReason;
+  readonly missingScope?: string;
+}
+
+export type VerifyOutcome = VerifiedToken | VerifyFailure;
+
+export interface VerifyRequirements {
+  /** Every one of these scopes must be granted. */
+  readonly scopes?: readonly string[];
+  /** When given, a token restricted to audiences must list it. */
+  readonly audience?: string;
+  /**
+   * The address the token is being used from, checked against its allow-list and recorded as
+   * last used. Leave it out where keyfob cannot see the user's address (introspection by a
+   * resource server): the allow-list is then not checked.
+   */
+  readonly ip?: string | null;
+}
+
+const failures = new Map<VerifyFailureReason, VerifyFailure>();
+/** One frozen object per reason: a refused request allocates nothing. */
+export function failure(reason: Exclude<VerifyFailureReason, 'insufficient_scope'>): VerifyFailure {
+  let found = failures.get(reason);
+  if (found === undefined) failures.set(reason, (found = Object.freeze({ ok: false, reason })));
+  return found;
+}
+
+/**
+ * DESIGN's checks after the lookup, in order: not revoked, not expired, owner active, required
+ * scopes, audience, address. Pure: the caller supplies `now`.
+ */
+export function judge(token: VerifiedToken, need: VerifyRequirements, now: number): VerifyOutcome {
+  if (token.revokedAtMs <= now) return failure('revoked');
+  if (token.expiresAtMs <= now) return failure('expired');
+  if (token.user.disabledAt !== null) return failure('owner_disabled');
+  if (need.scopes !== undefined) {
+    for (const scope of need.scopes) if (!grants(token.grant.set, scope)) return { ok: false, reason: 'insufficient_scope', missingScope: scope };
+  }
+  const audiences = token.pat.audiences;
+  if (need.audience !== undefined && audiences.length > 0 && !audiences.includes(need.audience)) return failure('audience_mismatch');
+  if (need.ip !== undefined && token.allows !== undefined && (need.ip === null || !token.allows(need.ip))) return failure('ip_denied');
+  return token;
+}
+
+/** Past this many distinct values an intern table starts over: memory stays bounded. */
+const INTERN_LIMIT = 10_000;
+
+/**
+ * Builds VerifiedTokens, sharing what many tokens have in common (the owner, scope lists, empty
+ * lists) so that a cache of many tokens holds each only once.
+ */
+export class VerifiedTokenBuilder {
+  readonly #lists = new Map<string, readonly string[]>();
+  readonly #grants = new Map<readonly string[], Grant>();
+  readonly #accounts = new Map<string, Account>();
+
+  build(pat: Pat, user: User): VerifiedToken {
+    const owner = this.#account(user);
+    const scopes = this.#list(pat.scopes);
+    const view: PatView = {
+      id: pat.id,
+      userId: owner.id,
+      name: pat.name,
+      description: pat.description,
+      displayHint: pat.displayHint,
+      prefix: pat.prefix,
+      scopes,
+      audiences: this.#list(pat.audiences),
+      allowedIps: this.#list(pat.allowedIps),
+      createdAt: pat.createdAt,
+      expiresAt: pat.expiresAt,
+      lastUsedAt: pat.lastUsedAt,
+      lastUsedIp: pat.lastUsedIp,
+      revokedAt: pat.revokedAt,
+      revokedBy: pat.revokedBy,
+      revokeReason: pat.revokeReason,
+      rotatedFromId: pat.rotatedFromId,
+      createdByTokenId: pat.createdByTokenId,
+    };
+    return {
+      ok: true,
+      pat: view,
+      user: owner,
+      grant: this.#grant(this.#list(effectiveScopes(scopes, owner.role === 'admin'))),
+      revokedAtMs: pat.revokedAt?.getTime() ?? Infinity,
+      expiresAtMs: pat.expiresAt?.getTime() ?? Infinity,
+      allows: compileAllowList(pat.allowedIps),
+    };
+  }
+
+  #list(values: readonly string[]): readonly string[] {
+    // JSON, not a join: no separator a value could contain can make two lists look alike. A
+    // single value is its own key behind a byte no JSON text starts with.
+    const key = values.length === 1 ? `\u0001${values[0]}` : JSON.stringify(values);
+    let found = this.#lists.get(key);
+    if (found === undefined) {
+      if (this.#lists.size >= INTERN_LIMIT) {
+        this.#lists.clear();
+        this.#grants.clear();
+      }
+      found = Object.freeze([...values]);
+      this.#lists.set(key, found);
+    }
+    return found;
+  }
+
+  #grant(list: readonly string[]): Grant {
+    let found = this.#grants.get(list);
+    if (found === undefined) {
+      found = Object.freeze({ list, set: new Set(list), text: list.join(' ') });
+      this.#grants.set(list, found);
+    }
+    return found;
+  }
+
+  /** Interned by everything a change to the user bumps, so a changed user is a new object. */
+  #account(user: User): Account {
+    const key = `${user.id}|${user.updatedAt.getTime()}|${user.role}|${user.disabledAt?.getTime() ?? ''}`;
+    let found = this.#accounts.get(key);
+    if (found === undefined) {
+      if (this.#accounts.size >= INTERN_LIMIT) this.#accounts.clear();
+      const { passwordHash: _secret, ...account } = user;
+      found = Object.freeze(account);
+      this.#accounts.set(key, found);
+    }
+    return found;
+  }
+}
