@@ -8,6 +8,8 @@ import { BENCH_AUDIENCE, benchEnv, childArgs, server } from './lib.mjs';
 const args = childArgs();
 
 async function keyfob() {
+  // As `keyfob serve` does before it builds anything.
+  (await server('heap-tuning.js')).tuneHeapForServing();
   const { loadConfig } = await server('config/load.js');
   const { createContainer } = await server('container.js');
   const { buildApp } = await server('app.js');

@@ -46,7 +46,8 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   let consoleFallback: ((request: FastifyRequest, reply: FastifyReply) => boolean) | undefined;
   registerErrorHandler(app, () => consoleFallback);
   registerValidation(app);
-  await app.register(cookie);
+  // Cookies are read only where a console session is checked (authenticate), not on every request.
+  await app.register(cookie, { hook: false });
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -87,11 +88,6 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   await app.register(
     async (api) => {
       registerApiGuards(api);
-      // API answers carry secrets (new tokens, client secrets, CSRF tokens) or account data: never cache.
-      api.addHook('onSend', (_request, reply, payload, done) => {
-        if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
-        done(null, payload);
-      });
       setupAndAuthRoutes(api, deps);
       meRoutes(api, deps);
       adminRoutes(api, deps);

@@ -2,12 +2,14 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { Config } from './config/config.js';
 import { openContainer } from './runtime.js';
+import { tuneHeapForServing } from './heap-tuning.js';
 
 /**
  * Starts the server: store, app, listen, and a graceful stop on SIGTERM/SIGINT that drains
  * requests and flushes pending usage writes before exit.
  */
 export async function serve(config: Config): Promise<FastifyInstance> {
+  tuneHeapForServing();
   let log: FastifyBaseLogger | undefined;
   const container = await openContainer(config, {
     onBusState: (state, detail) => {

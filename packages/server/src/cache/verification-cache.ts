@@ -21,7 +21,7 @@ export interface VerificationCacheOptions {
  * not share with others (id, name, description, hint, key) are counted by length. Owners and scope
  * lists are shared between tokens (VerifiedTokenBuilder) and counted once, in the fixed part.
  */
-const FIXED_ENTRY_BYTES = 520;
+const FIXED_ENTRY_BYTES = 840;
 function estimateBytes(key: string, token: VerifiedToken): number {
   const pat = token.pat;
   return FIXED_ENTRY_BYTES + key.length + pat.id.length + pat.name.length + pat.description.length + pat.displayHint.length;

@@ -110,7 +110,7 @@ export class VerifiedTokenBuilder {
       name: pat.name,
       description: pat.description,
       displayHint: pat.displayHint,
-      prefix: pat.prefix,
+      prefix: this.#list([pat.prefix])[0]!,
       scopes,
       audiences: this.#list(pat.audiences),
       allowedIps: this.#list(pat.allowedIps),

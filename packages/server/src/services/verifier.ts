@@ -57,6 +57,11 @@ export interface VerifierDeps {
 
 const NO_REQUIREMENTS: VerifyRequirements = Object.freeze({});
 
+/** The cache key of a token: its SHA-256 as 32 one-byte characters, the smallest string a map keys on. */
+function cacheKeyOf(token: string): string {
+  return hash('sha256', token, 'binary');
+}
+
 /**
  * The hot path, in DESIGN's order: format + checksum → HMAC → lookup → not revoked, not expired,
  * owner active → effective scopes → required scope, audience and IP → record use (write-behind).
@@ -83,7 +88,7 @@ export class Verifier {
       return this.#fromStore(token, need, undefined, 0);
     }
     // Only lookups of well-formed tokens are ever stored, so a hit needs no format check.
-    const key = hash('sha256', token, 'base64url');
+    const key = cacheKeyOf(token);
     const now = this.deps.clock.now();
     const hit = cache.get(key, now);
     if (hit !== undefined) {

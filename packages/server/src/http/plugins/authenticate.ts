@@ -70,7 +70,8 @@ function sessionScopes(role: 'admin' | 'user'): Set<string> {
 export function createAuthenticator(deps: { verifier: Verifier; sessions: SessionService }): Authenticator {
   async function bySession(request: FastifyRequest, reply: FastifyReply, options: AuthOptions, meta: RequestMeta): Promise<void> {
     if (options.bearerOnly) throw new KeyfobError('unauthorized', 'this route needs an Authorization: Bearer token');
-    const cookie = request.cookies[SESSION_COOKIE];
+    const header = request.headers.cookie;
+    const cookie = header === undefined ? undefined : request.server.parseCookie(header)[SESSION_COOKIE];
     if (cookie === undefined || cookie === '') throw new KeyfobError('unauthorized', 'sign in or send an Authorization: Bearer token');
     const session = await deps.sessions.resolve(cookie);
     if (!session) {
