@@ -1,5 +1,10 @@
 export type DatabaseConfig =
-  | { readonly kind: 'sqlite'; readonly file: string }
+  | {
+      readonly kind: 'sqlite';
+      readonly file: string;
+      /** SQLite page cache of the connection, in MiB (KEYFOB_SQLITE_CACHE_MB). */
+      readonly cacheMb: number;
+    }
   | {
       readonly kind: 'postgres';
       readonly url: string;

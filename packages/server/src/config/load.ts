@@ -156,7 +156,7 @@ function parseDatabase(get: (n: string) => string | undefined, dataDir: string):
   const url = get('DATABASE_URL');
   if (url === undefined || url.startsWith('sqlite:') || url.startsWith('file:')) {
     const file = url === undefined ? join(dataDir, 'keyfob.db') : resolve(url.replace(/^(sqlite|file):(\/\/)?/, ''));
-    return { kind: 'sqlite', file };
+    return { kind: 'sqlite', file, cacheMb: integer(get, 'KEYFOB_SQLITE_CACHE_MB', 32, 1, 65_536) };
   }
   if (!/^postgres(ql)?:\/\//.test(url)) throw new ConfigError('DATABASE_URL', 'must be postgres://… or sqlite:<path>');
   return {

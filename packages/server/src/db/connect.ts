@@ -7,8 +7,6 @@ import type { DatabaseConfig } from '../config/config.js';
 import type { DB } from './types.js';
 
 const PG_INT8_OID = 20;
-/** SQLite page cache per connection, in KiB (64 MiB). */
-const SQLITE_CACHE_KIB = 65_536;
 
 /**
  * Reads one row with a fixed SQL text (bound parameters only) outside Kysely, on the same
@@ -42,8 +40,9 @@ export function createDatabase(config: DatabaseConfig): Database {
     database.pragma('foreign_keys = ON');
     database.pragma('busy_timeout = 5000');
     // SQLite's default page cache is 2 MB; the token index of a million tokens is far larger, and
-    // every page it misses is a read() system call on the verification path.
-    database.pragma(`cache_size = -${SQLITE_CACHE_KIB}`);
+    // every page it misses is a read() system call on the verification path. The cache is a
+    // bound, filled only as pages are read, and counts in the process's memory.
+    database.pragma(`cache_size = -${config.cacheMb * 1024}`);
     const statements = withStatementCache(database);
     return {
       db: new Kysely<DB>({ dialect: new SqliteDialect({ database: statements }) }),

@@ -1,4 +1,4 @@
-import { CompiledQuery, type Expression, type ExpressionBuilder, type InferResult, type Kysely, type Selectable, type SqlBool } from 'kysely';
+import { CompiledQuery, sql, type Expression, type ExpressionBuilder, type InferResult, type Kysely, type Selectable, type SqlBool } from 'kysely';
 import type { TokenStatus } from '@keyfob/protocol';
 import type { RowReader } from '../db/connect.js';
 import type { DB, PatsTable } from '../db/types.js';
@@ -33,6 +33,9 @@ export interface PatFilter {
   readonly name?: string | undefined;
   readonly issuedBefore?: number | undefined;
 }
+
+/** Rows per usage statement: 3 bound values each, far below SQLite's and PostgreSQL's limits. */
+const USAGE_ROWS_PER_STATEMENT = 1000;
 
 export interface UsageUpdate {
   readonly patId: string;
@@ -281,21 +284,26 @@ export class PatsRepository {
    * Applies coalesced usage: last-used time and IP (never moved backwards) and the daily use
    * counts. Tokens deleted since the uses were recorded are skipped.
    */
+  /**
+   * Writes a batch of use in two statements per chunk, whatever the number of tokens: one
+   * UPDATE … FROM (VALUES …) for the newest use, one INSERT … SELECT … ON CONFLICT for the daily
+   * counts. A token deleted since it was used is skipped (the join finds no row). Columns of a
+   * VALUES list are column1, column2, … in both SQLite and PostgreSQL; the casts give PostgreSQL
+   * their types.
+   */
   async recordUsage(updates: readonly UsageUpdate[]): Promise<void> {
-    for (const u of updates) {
-      const result = await this.db
-        .updateTable('pats')
-        .set((eb) => ({ last_used_at: u.at, last_used_ip: u.ip === null ? eb.ref('last_used_ip') : eb.val(u.ip) }))
-        .where('id', '=', u.patId)
-        .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', u.at)]))
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) === 0 && !(await this.findById(u.patId))) continue;
-      for (const [day, count] of u.counts) {
-        await this.db
-          .insertInto('usage_daily')
-          .values({ pat_id: u.patId, day, count })
-          .onConflict((oc) => oc.columns(['pat_id', 'day']).doUpdateSet((eb) => ({ count: eb(eb.ref('usage_daily.count'), '+', eb.ref('excluded.count')) })))
-          .execute();
+    for (let from = 0; from < updates.length; from += USAGE_ROWS_PER_STATEMENT) {
+      const chunk = updates.slice(from, from + USAGE_ROWS_PER_STATEMENT);
+      const lastUse = sql.join(chunk.map((u) => sql`(CAST(${u.patId} AS TEXT), CAST(${u.at} AS BIGINT), CAST(${u.ip} AS TEXT))`));
+      await sql`UPDATE pats SET last_used_at = v.column2, last_used_ip = COALESCE(v.column3, pats.last_used_ip)
+        FROM (VALUES ${lastUse}) AS v
+        WHERE pats.id = v.column1 AND (pats.last_used_at IS NULL OR pats.last_used_at < v.column2)`.execute(this.db);
+      const days = chunk.flatMap((u) => [...u.counts].map(([day, count]) => sql`(CAST(${u.patId} AS TEXT), CAST(${day} AS TEXT), CAST(${count} AS BIGINT))`));
+      for (let d = 0; d < days.length; d += USAGE_ROWS_PER_STATEMENT) {
+        await sql`INSERT INTO usage_daily (pat_id, day, count)
+          SELECT v.column1, v.column2, v.column3 FROM (VALUES ${sql.join(days.slice(d, d + USAGE_ROWS_PER_STATEMENT))}) AS v
+          WHERE v.column1 IN (SELECT id FROM pats)
+          ON CONFLICT (pat_id, day) DO UPDATE SET count = usage_daily.count + excluded.count`.execute(this.db);
       }
     }
   }
