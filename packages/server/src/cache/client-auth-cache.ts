@@ -1,4 +1,5 @@
 import type { OAuthClient } from '../domain/models.js';
+import { isFresh } from './freshness.js';
 
 interface Entry {
   readonly client: OAuthClient;
@@ -24,7 +25,7 @@ export class ClientAuthCache {
   get(key: string, now: number): OAuthClient | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
-    if (now - entry.storedAt >= this.options.ttlMs || now < entry.storedAt) {
+    if (!isFresh(entry.storedAt, now, this.options.ttlMs)) {
       this.#entries.delete(key);
       return undefined;
     }

@@ -1,4 +1,5 @@
 import type { VerifiedToken } from '../domain/verified-token.js';
+import { isFresh } from './freshness.js';
 
 interface Entry {
   readonly key: string;
@@ -60,7 +61,7 @@ export class VerificationCache {
   get(key: string, now: number): VerifiedToken | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
-    if (now - entry.storedAt >= this.options.ttlMs || now < entry.storedAt) {
+    if (!isFresh(entry.storedAt, now, this.options.ttlMs)) {
       this.#remove(entry);
       return undefined;
     }

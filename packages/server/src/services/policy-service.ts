@@ -1,4 +1,5 @@
 import type { PolicyUpdate } from '@keyfob/protocol';
+import { isFresh } from '../cache/freshness.js';
 import type { Invalidation, InvalidationBus } from '../cache/invalidation-bus.js';
 import { DEFAULT_POLICY, mergePolicy, type Policy } from '../domain/policy.js';
 import type { Actor } from '../domain/models.js';
@@ -39,7 +40,7 @@ export class PolicyService {
     const now = this.deps.clock.now();
     const trusted = ttl > 0 && this.deps.bus?.trusted() === true;
     const cached = this.#cached;
-    if (trusted && cached !== undefined && cached.epoch === this.#epoch && now - cached.at < ttl && now >= cached.at) return cached.policy;
+    if (trusted && cached !== undefined && cached.epoch === this.#epoch && isFresh(cached.at, now, ttl)) return cached.policy;
     const epoch = this.#epoch;
     const policy = await this.get();
     if (trusted && epoch === this.#epoch) this.#cached = { policy, at: now, epoch };
