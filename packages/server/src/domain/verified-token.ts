@@ -160,13 +160,13 @@ export class VerifiedTokenBuilder {
     return found;
   }
 
-  /** Interned by everything a change to the user bumps, so a changed user is a new object. */
+  /** Interned by its whole content: a user that differs in anything is a different object. */
   #account(user: User): Account {
-    const key = `${user.id}|${user.updatedAt.getTime()}|${user.role}|${user.disabledAt?.getTime() ?? ''}`;
+    const { passwordHash: _secret, ...account } = user;
+    const key = JSON.stringify(account);
     let found = this.#accounts.get(key);
     if (found === undefined) {
       if (this.#accounts.size >= INTERN_LIMIT) this.#accounts.clear();
-      const { passwordHash: _secret, ...account } = user;
       found = Object.freeze(account);
       this.#accounts.set(key, found);
     }

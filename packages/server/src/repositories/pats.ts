@@ -103,6 +103,11 @@ function matching(filter: PatFilter, now: number) {
   };
 }
 
+const PAT_COLUMNS = [
+  'id', 'user_id', 'name', 'description', 'token_hash', 'pepper_key_id', 'display_hint', 'prefix', 'scopes', 'audiences', 'allowed_ips',
+  'created_at', 'expires_at', 'last_used_at', 'last_used_ip', 'revoked_at', 'revoked_by', 'revoke_reason', 'rotated_from_id', 'created_by_token_id',
+] as const satisfies readonly (keyof PatsTable)[];
+
 type ByHashRow = InferResult<ReturnType<PatsRepository['byHashWithOwnerQuery']>>[number];
 
 export class PatsRepository {
@@ -110,7 +115,8 @@ export class PatsRepository {
 
   constructor(
     private readonly db: Kysely<DB>,
-    private readonly reader?: RowReader,
+    /** The reader to use now, if any (Store withholds it while a SQLite transaction is open). */
+    private readonly reader?: () => RowReader | undefined,
   ) {}
 
   async insert(pat: NewPat): Promise<Pat> {
@@ -161,8 +167,9 @@ export class PatsRepository {
   async findByHashWithOwner(hash: string): Promise<{ pat: Pat; owner: User } | undefined> {
     const compiled = (this.#byHashQuery ??= this.byHashWithOwnerQuery(hash).compile());
     // token_hash is unique and the hash the only parameter of the compiled text.
-    const row = this.reader
-      ? ((await this.reader.one(compiled.sql, [hash])) as ByHashRow | undefined)
+    const reader = this.reader?.();
+    const row = reader
+      ? ((await reader.one(compiled.sql, [hash])) as ByHashRow | undefined)
       : (await this.db.executeQuery<ByHashRow>(CompiledQuery.raw(compiled.sql, [hash]))).rows[0];
     if (!row) return undefined;
     const owner = toUser({
@@ -185,7 +192,9 @@ export class PatsRepository {
     return this.db
       .selectFrom('pats')
       .innerJoin('users', 'users.id', 'pats.user_id')
-      .selectAll('pats')
+      // Named columns, not pats.*: a PostgreSQL statement prepared before a migration that adds a
+      // column would otherwise fail ("cached plan must not change result type") until reconnect.
+      .select(PAT_COLUMNS.map((c) => `pats.${c}` as const))
       .select([
         'users.username as owner_username',
         'users.username_key as owner_username_key',
@@ -292,8 +301,10 @@ export class PatsRepository {
    * their types.
    */
   async recordUsage(updates: readonly UsageUpdate[]): Promise<void> {
-    for (let from = 0; from < updates.length; from += USAGE_ROWS_PER_STATEMENT) {
-      const chunk = updates.slice(from, from + USAGE_ROWS_PER_STATEMENT);
+    // One order for every instance: two PostgreSQL flushes touching the same rows cannot deadlock.
+    const sorted = [...updates].sort((a, b) => (a.patId < b.patId ? -1 : a.patId > b.patId ? 1 : 0));
+    for (let from = 0; from < sorted.length; from += USAGE_ROWS_PER_STATEMENT) {
+      const chunk = sorted.slice(from, from + USAGE_ROWS_PER_STATEMENT);
       const lastUse = sql.join(chunk.map((u) => sql`(CAST(${u.patId} AS TEXT), CAST(${u.at} AS BIGINT), CAST(${u.ip} AS TEXT))`));
       await sql`UPDATE pats SET last_used_at = v.column2, last_used_ip = COALESCE(v.column3, pats.last_used_ip)
         FROM (VALUES ${lastUse}) AS v

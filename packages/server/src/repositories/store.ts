@@ -24,7 +24,7 @@ export interface Repositories {
   readonly events: EventsRepository;
 }
 
-function repositoriesOn(db: Kysely<DB>, dialect: 'sqlite' | 'postgres', reader?: RowReader): Repositories {
+function repositoriesOn(db: Kysely<DB>, dialect: 'sqlite' | 'postgres', reader?: () => RowReader | undefined): Repositories {
   return {
     users: new UsersRepository(db),
     sessions: new SessionsRepository(db),
@@ -46,17 +46,28 @@ function repositoriesOn(db: Kysely<DB>, dialect: 'sqlite' | 'postgres', reader?:
 export class Store {
   readonly repos: Repositories;
 
+  #openTransactions = 0;
+
   constructor(
     readonly db: Kysely<DB>,
     readonly dialect: 'sqlite' | 'postgres',
-    /** Hot-path reads outside Kysely; never inside a transaction, which has its own connection. */
+    /**
+     * Hot-path reads outside Kysely. On PostgreSQL they use the pool (a transaction has its own
+     * connection). SQLite has one connection: while a transaction is open on it, a read beside
+     * Kysely's lock would see uncommitted rows, so the repositories fall back to Kysely, which waits.
+     */
     reader?: RowReader,
   ) {
-    this.repos = repositoriesOn(db, dialect, reader);
+    this.repos = repositoriesOn(db, dialect, reader && (() => (dialect === 'sqlite' && this.#openTransactions > 0 ? undefined : reader)));
   }
 
-  transaction<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute((trx) => fn(repositoriesOn(trx, this.dialect)));
+  async transaction<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {
+    this.#openTransactions++;
+    try {
+      return await this.db.transaction().execute((trx) => fn(repositoriesOn(trx, this.dialect)));
+    } finally {
+      this.#openTransactions--;
+    }
   }
 
   async ping(): Promise<void> {

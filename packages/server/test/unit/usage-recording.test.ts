@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/dialects.js';
-import { asSession, createTestApp, createToken, setupAdmin, type Session, type TestApp } from '../helpers/test-app.js';
+import { asSession, createTestApp, createToken, createUser, setupAdmin, type Session, type TestApp } from '../helpers/test-app.js';
 
 const T0 = Date.parse('2026-11-20T23:59:00Z');
 
@@ -51,6 +51,39 @@ for (const dialect of DIALECTS) {
       await t.container.store.transaction((repos) => repos.pats.recordUsage([{ patId: c.id, at: T0, ip: '198.51.100.9', counts: new Map([['2026-11-20', 1]]) }]));
       const res = await t.app.inject({ method: 'GET', url: `/api/v1/me/tokens/${c.id}`, headers: asSession(admin) });
       expect(res.json()).toMatchObject({ lastUsedAt: new Date(T0).toISOString(), lastUsedIp: '198.51.100.9' });
+    });
+  });
+}
+
+for (const dialect of DIALECTS) {
+  describe.skipIf(!dialect.available)(`verification beside an open transaction [${dialect.name}]`, () => {
+    let t: TestApp;
+    let admin: Session;
+    beforeAll(async () => {
+      t = await createTestApp(dialect, { KEYFOB_VERIFY_CACHE: 'off' });
+      admin = await setupAdmin(t);
+    });
+    afterAll(async () => t?.close());
+
+    it('never reads a change that is not committed (and then rolled back)', async () => {
+      const owner = await createUser(t, admin, 'rolled-back');
+      const tok = await createToken(t, owner);
+      const disabled = await t.app.inject({ method: 'PATCH', url: `/api/v1/admin/users/${owner.userId}`, headers: asSession(admin), payload: { disabled: true } });
+      expect(disabled.statusCode).toBe(200);
+      let during: boolean | undefined;
+      const rollback = t.container.store
+        .transaction(async (repos) => {
+          await repos.users.update(owner.userId, { disabledAt: null }, t.clock.now());
+          // Something slow inside the transaction: other requests run meanwhile.
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          throw new Error('roll back');
+        })
+        .catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      during = (await t.container.verifier.verify(tok.token)).ok;
+      await rollback;
+      expect(during).toBe(false);
+      expect((await t.container.verifier.verify(tok.token)).ok).toBe(false);
     });
   });
 }

@@ -98,3 +98,13 @@ describe('VerifiedTokenBuilder', () => {
     expect(json.pat.audiences).toEqual(['["a","b"]']);
   });
 });
+
+describe('VerifiedTokenBuilder owners', () => {
+  it('never reuses an owner that differs in any field, even with the same update time', () => {
+    const b = new VerifiedTokenBuilder();
+    const before = b.build(pat('p1', 'u7'), { ...user('u7'), displayName: 'Old name' });
+    const after = b.build(pat('p2', 'u7'), { ...user('u7'), displayName: 'New name' });
+    expect(after.user.displayName).toBe('New name');
+    expect(before.user.displayName).toBe('Old name');
+  });
+});
