@@ -99,17 +99,20 @@ async function hit(args) {
   }
 }
 
+/** The big and the small store opened with the cache off, and the tokens sampled from each. */
+async function openUncachedPair({ big, small }) {
+  const bigTokens = sampleIndexes(big.count, Math.min(big.count, 20_000), 7).map(benchToken);
+  const smallTokens = sampleIndexes(small.count, small.count, 7).map(benchToken);
+  const off = { KEYFOB_VERIFY_CACHE: 'off' };
+  return { big, small, bigTokens, smallTokens, bigC: await open(big, off), smallC: await open(small, off) };
+}
+
 /**
  * Figures 2 and 3 (SQLite): uncached verify on the big store vs HMAC + prepared point lookup on
  * the same table, and uncached verify on the big store vs on a 1,000-token store.
  */
 async function miss(args) {
-  const { big, small } = args;
-  const bigTokens = sampleIndexes(big.count, Math.min(big.count, 20_000), 7).map(benchToken);
-  const smallTokens = sampleIndexes(small.count, small.count, 7).map(benchToken);
-  const off = { KEYFOB_VERIFY_CACHE: 'off' };
-  const bigC = await open(big, off);
-  const smallC = await open(small, off);
+  const { big, small, bigTokens, smallTokens, bigC, smallC } = await openUncachedPair(args);
   const pepper = deriveKeys(BENCH_SECRET).pepper;
   const sq = new Database(join(big.dir, 'keyfob.db'), { readonly: true });
   const point = sq.prepare('SELECT * FROM pats WHERE token_hash = ?');
@@ -154,12 +157,7 @@ async function miss(args) {
 
 /** Figure 3 on PostgreSQL: uncached verify with many vs 1,000 stored tokens, 8 in flight. */
 async function pgGrowth(args) {
-  const { big, small } = args;
-  const bigTokens = sampleIndexes(big.count, Math.min(big.count, 20_000), 7).map(benchToken);
-  const smallTokens = sampleIndexes(small.count, small.count, 7).map(benchToken);
-  const off = { KEYFOB_VERIFY_CACHE: 'off' };
-  const bigC = await open(big, off);
-  const smallC = await open(small, off);
+  const { big, small, bigTokens, smallTokens, bigC, smallC } = await openUncachedPair(args);
   try {
     await assertAllVerify(bigC, bigTokens.slice(0, 100));
     await assertAllVerify(smallC, smallTokens.slice(0, 100));

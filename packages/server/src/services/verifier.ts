@@ -50,7 +50,6 @@ export interface VerifierDeps {
   readonly hasher: TokenHasher;
   readonly acceptedPrefixes: readonly string[];
   readonly usage: UsageRecorder;
-  readonly stats?: VerificationStats;
   /** Seconds spent by each verification that went to the store (cache hits are only counted). */
   readonly onStoreLatency?: (seconds: number) => void;
 }
@@ -72,13 +71,11 @@ function cacheKeyOf(token: string): string {
  * callers fail closed (503) and never treat a fault as "inactive".
  */
 export class Verifier {
-  readonly stats: VerificationStats;
+  readonly stats = new VerificationStats();
   readonly #builder = new VerifiedTokenBuilder();
   #pending = 0;
 
-  constructor(private readonly deps: VerifierDeps) {
-    this.stats = deps.stats ?? new VerificationStats();
-  }
+  constructor(private readonly deps: VerifierDeps) {}
 
   verify(token: string, need: VerifyRequirements = NO_REQUIREMENTS): VerifyOutcome | Promise<VerifyOutcome> {
     const cache = this.deps.cache;

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react'
 import { api, ApiError, type CreatedOAuthClientDto, type OAuthClientDto } from '../../api/client';
 import { Alert, Dialog, Field, LoadError, Loading, PageHeader, SecretBox, StatusBadge, Time } from '../../components/ui';
 import { useDocumentTitle, useLoad } from '../../hooks';
-import { asError, fieldMessage, formLevelError, RowLabel, TableWrap, useActionStatus } from './shared';
+import { asError, fieldMessage, formLevelError, RowButton, TableWrap, useActionStatus } from './shared';
 
 /**
  * One dialog for every step, so that going from a confirmation to the secret it produced keeps
@@ -106,15 +106,9 @@ export function AdminClientsPage() {
                   </td>
                   <td>
                     <div className="row-actions row-actions-stack">
-                      <button type="button" className="button button-small" onClick={() => setMode({ kind: c.disabled ? 'enable' : 'disable', client: c })}>
-                        <RowLabel text={c.disabled ? 'Enable' : 'Disable'} row={`client ${c.name}`} />
-                      </button>
-                      <button type="button" className="button button-small" onClick={() => setMode({ kind: 'rotate', client: c })}>
-                        <RowLabel text="Rotate secret" row={`of client ${c.name}`} />
-                      </button>
-                      <button type="button" className="button button-small button-danger-outline" onClick={() => setMode({ kind: 'delete', client: c })}>
-                        <RowLabel text="Delete" row={`client ${c.name}`} />
-                      </button>
+                      <RowButton text={c.disabled ? 'Enable' : 'Disable'} row={`client ${c.name}`} onClick={() => setMode({ kind: c.disabled ? 'enable' : 'disable', client: c })} />
+                      <RowButton text="Rotate secret" row={`of client ${c.name}`} onClick={() => setMode({ kind: 'rotate', client: c })} />
+                      <RowButton text="Delete" row={`client ${c.name}`} danger onClick={() => setMode({ kind: 'delete', client: c })} />
                     </div>
                   </td>
                 </tr>

@@ -2,7 +2,7 @@ import { useCallback, useState, type FormEvent } from 'react';
 import { api, ApiError, type ScopeEntryDto } from '../../api/client';
 import { Alert, ConfirmDialog, Field, LoadError, Loading, PageHeader, Time } from '../../components/ui';
 import { useDocumentTitle, useLoad } from '../../hooks';
-import { asError, fieldMessage, formLevelError, RowLabel, TableWrap, useActionStatus } from './shared';
+import { asError, fieldMessage, formLevelError, RowButton, TableWrap, useActionStatus } from './shared';
 
 export function AdminScopesPage() {
   useDocumentTitle('Scopes');
@@ -81,9 +81,7 @@ export function AdminScopesPage() {
                     {s.builtin ? (
                       <span className="muted small">cannot be removed</span>
                     ) : (
-                      <button type="button" className="button button-small button-danger-outline" onClick={() => setDeleting(s)}>
-                        <RowLabel text="Delete" row={`scope ${s.name}`} />
-                      </button>
+                      <RowButton text="Delete" row={`scope ${s.name}`} danger onClick={() => setDeleting(s)} />
                     )}
                   </td>
                 </tr>

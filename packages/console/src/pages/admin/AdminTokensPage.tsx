@@ -4,7 +4,7 @@ import { useSearchParams } from 'react-router';
 import { api, type PatDto, type UserDto } from '../../api/client';
 import { Alert, ConfirmDialog, LoadError, Loading, PageHeader } from '../../components/ui';
 import { useDocumentTitle, useLoad } from '../../hooks';
-import { asError, LoadMore, plural, RowLabel, usePaged, useUserDirectory, TableWrap, useActionStatus } from './shared';
+import { asError, LoadMore, plural, RowButton, usePaged, useUserDirectory, TableWrap, useActionStatus } from './shared';
 
 const STATUSES = [
   ['all', 'All'],
@@ -230,9 +230,7 @@ export function AdminTokensPage() {
                     <TokenCells pat={t} />
                     <td>
                       {t.status !== 'revoked' && (
-                        <button type="button" className="button button-small button-danger-outline" onClick={() => setRevoking(t)}>
-                          <RowLabel text="Revoke" row={`token ${t.name}${owner ? ` of ${owner}` : ''}`} />
-                        </button>
+                        <RowButton text="Revoke" row={`token ${t.name}${owner ? ` of ${owner}` : ''}`} danger onClick={() => setRevoking(t)} />
                       )}
                     </td>
                   </tr>

@@ -4,7 +4,7 @@ import { api, ApiError, type UserDto } from '../../api/client';
 import { useAuth } from '../../auth';
 import { Alert, ConfirmDialog, Dialog, Field, LoadError, Loading, PageHeader, StatusBadge, Time } from '../../components/ui';
 import { useDocumentTitle } from '../../hooks';
-import { asError, fieldMessage, formLevelError, LoadMore, RowLabel, usePaged, TableWrap, useActionStatus } from './shared';
+import { asError, fieldMessage, formLevelError, LoadMore, RowButton, RowLabel, usePaged, TableWrap, useActionStatus } from './shared';
 
 type Role = UserDto['role'];
 type Pending = { kind: 'role'; user: UserDto; role: Role } | { kind: 'disable' | 'enable' | 'delete'; user: UserDto };
@@ -126,15 +126,9 @@ export function AdminUsersPage() {
                       <Link className="button button-small" to={`/admin/tokens?user=${encodeURIComponent(u.username)}`}>
                         <RowLabel text="Tokens" row={`of ${u.username}`} />
                       </Link>
-                      <button type="button" className="button button-small" onClick={() => setPending({ kind: 'role', user: u, role: u.role === 'admin' ? 'user' : 'admin' })}>
-                        <RowLabel text={u.role === 'admin' ? 'Make user' : 'Make admin'} row={u.username} />
-                      </button>
-                      <button type="button" className="button button-small" onClick={() => setPending({ kind: u.disabled ? 'enable' : 'disable', user: u })}>
-                        <RowLabel text={u.disabled ? 'Enable' : 'Disable'} row={`user ${u.username}`} />
-                      </button>
-                      <button type="button" className="button button-small button-danger-outline" onClick={() => setPending({ kind: 'delete', user: u })}>
-                        <RowLabel text="Delete" row={`user ${u.username}`} />
-                      </button>
+                      <RowButton text={u.role === 'admin' ? 'Make user' : 'Make admin'} row={u.username} onClick={() => setPending({ kind: 'role', user: u, role: u.role === 'admin' ? 'user' : 'admin' })} />
+                      <RowButton text={u.disabled ? 'Enable' : 'Disable'} row={`user ${u.username}`} onClick={() => setPending({ kind: u.disabled ? 'enable' : 'disable', user: u })} />
+                      <RowButton text="Delete" row={`user ${u.username}`} danger onClick={() => setPending({ kind: 'delete', user: u })} />
                     </div>
                   </td>
                 </tr>

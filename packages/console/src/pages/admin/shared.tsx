@@ -155,6 +155,15 @@ export function RowLabel({ text, row }: { text: string; row: ReactNode }) {
   );
 }
 
+/** A small button acting on one table row; `row` names the row for screen readers. */
+export function RowButton({ text, row, danger = false, onClick }: { text: string; row: ReactNode; danger?: boolean; onClick: () => void }) {
+  return (
+    <button type="button" className={danger ? 'button button-small button-danger-outline' : 'button button-small'} onClick={onClick}>
+      <RowLabel text={text} row={row} />
+    </button>
+  );
+}
+
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
