@@ -13,7 +13,22 @@ export interface UsageRecorderOptions {
 
 const DAY_MS = 86_400_000;
 
+/**
+ * "Last used" is kept to a minute: a use within a minute of the stored one, from the same
+ * address, adds to the counts only. Rewriting a token's row on every flush is most of what a
+ * flush costs on a big store (one dirty page per token); the counts stay exact.
+ */
+export const LAST_USE_PRECISION_MS = 60_000;
+
+/** Whether a use at `at` from `ip` says something the stored last use does not. */
+export function changesLastUse(stored: { readonly lastUsedAt: Date | null; readonly lastUsedIp: string | null }, at: number, ip: string | null): boolean {
+  if (stored.lastUsedAt === null || at - stored.lastUsedAt.getTime() >= LAST_USE_PRECISION_MS) return true;
+  return ip !== null && ip !== stored.lastUsedIp;
+}
+
 interface Pending {
+  /** Whether the newest use (`at`, `ip`) is to be written as the token's last use. */
+  lastUse: boolean;
   at: number;
   ip: string | null;
   /** Uses on the UTC day (epoch day number) of the first use since the last flush... */
@@ -56,13 +71,21 @@ export class UsageRecorder {
     this.#timer.unref();
   }
 
-  record(patId: string, at: number, ip: string | null, uses = 1): void {
+  /**
+   * Counts `uses` at `at`; `lastUse` says whether this use must also reach the token's stored
+   * last use (see `changesLastUse`). A later use of a token already due for it wins.
+   */
+  record(patId: string, at: number, ip: string | null, uses = 1, lastUse = true): void {
     const day = Math.floor(at / DAY_MS);
     let entry = this.#pending.get(patId);
     if (entry === undefined) {
       if (this.#pending.size >= this.#maxPending) return;
-      entry = { at, ip, day, uses: 0, otherDays: undefined };
+      entry = { lastUse, at, ip, day, uses: 0, otherDays: undefined };
       this.#pending.set(patId, entry);
+    } else if (lastUse && !entry.lastUse) {
+      entry.lastUse = true;
+      entry.at = at;
+      entry.ip = ip;
     } else if (at >= entry.at) {
       entry.at = at;
       if (ip !== null) entry.ip = ip;
@@ -90,14 +113,14 @@ export class UsageRecorder {
     if (this.#pending.size === 0) return;
     const taken = this.#pending;
     this.#pending = new Map();
-    const batch: UsageUpdate[] = [...taken].map(([patId, p]) => ({ patId, at: p.at, ip: p.ip, counts: dayCounts(p) }));
+    const batch: UsageUpdate[] = [...taken].map(([patId, p]) => ({ patId, lastUse: p.lastUse ? { at: p.at, ip: p.ip } : null, counts: dayCounts(p) }));
     try {
       await this.options.store.transaction((repos) => repos.pats.recordUsage(batch));
       this.options.onFlush?.(batch.length);
     } catch (error) {
       for (const [patId, p] of taken) {
-        for (const [day, n] of dayCounts(p)) this.record(patId, Date.parse(day), null, n);
-        this.record(patId, p.at, p.ip, 0);
+        for (const [day, n] of dayCounts(p)) this.record(patId, Date.parse(day), null, n, false);
+        this.record(patId, p.at, p.ip, 0, p.lastUse);
       }
       this.options.onError?.(error);
     }

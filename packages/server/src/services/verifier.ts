@@ -16,7 +16,7 @@ import {
 } from '../domain/verified-token.js';
 import type { Store } from '../repositories/store.js';
 import type { Clock } from './clock.js';
-import type { UsageRecorder } from './usage-recorder.js';
+import { changesLastUse, type UsageRecorder } from './usage-recorder.js';
 
 export type { VerifyFailureReason, VerifyOutcome, VerifyRequirements } from '../domain/verified-token.js';
 
@@ -116,7 +116,10 @@ export class Verifier {
 
   #settle(token: VerifiedToken, need: VerifyRequirements, now: number): VerifyOutcome {
     const outcome = this.#count(judge(token, need, now));
-    if (outcome.ok) this.deps.usage.record(token.pat.id, now, need.ip ?? null);
+    if (outcome.ok) {
+      const ip = need.ip ?? null;
+      this.deps.usage.record(token.pat.id, now, ip, 1, changesLastUse(token.pat, now, ip));
+    }
     return outcome;
   }
 

@@ -19,17 +19,17 @@ for (const dialect of DIALECTS) {
       const pats = t.container.store.repos.pats;
       await t.container.store.transaction((repos) =>
         repos.pats.recordUsage([
-          { patId: a.id, at: T0, ip: '192.0.2.1', counts: new Map([['2026-11-20', 2]]) },
-          { patId: b.id, at: T0 + 120_000, ip: '2001:db8::1', counts: new Map([['2026-11-20', 1], ['2026-11-21', 4]]) },
+          { patId: a.id, lastUse: { at: T0, ip: '192.0.2.1' }, counts: new Map([['2026-11-20', 2]]) },
+          { patId: b.id, lastUse: { at: T0 + 120_000, ip: '2001:db8::1' }, counts: new Map([['2026-11-20', 1], ['2026-11-21', 4]]) },
         ]),
       );
       // A token deleted between its use and the flush (its owner was deleted).
       await t.container.store.db.deleteFrom('pats').where('id', '=', gone.id).execute();
       await t.container.store.transaction((repos) =>
         repos.pats.recordUsage([
-          { patId: a.id, at: T0 - 60_000, ip: '192.0.2.99', counts: new Map([['2026-11-20', 3]]) }, // older than what is stored
-          { patId: b.id, at: T0 + 180_000, ip: null, counts: new Map([['2026-11-21', 1]]) },
-          { patId: gone.id, at: T0, ip: '192.0.2.5', counts: new Map([['2026-11-20', 1]]) },
+          { patId: a.id, lastUse: { at: T0 - 60_000, ip: '192.0.2.99' }, counts: new Map([['2026-11-20', 3]]) }, // older than what is stored
+          { patId: b.id, lastUse: { at: T0 + 180_000, ip: null }, counts: new Map([['2026-11-21', 1]]) },
+          { patId: gone.id, lastUse: { at: T0, ip: '192.0.2.5' }, counts: new Map([['2026-11-20', 1]]) },
         ]),
       );
       const one = await pats.findById(a.id);
@@ -46,9 +46,42 @@ for (const dialect of DIALECTS) {
       expect(await pats.usageByDay(gone.id)).toEqual([]);
     });
 
+    it('writes a token\'s last use when it moves by a minute or comes from another address, and every use\'s count', async () => {
+      const tok = await createToken(t, admin);
+      const pats = t.container.store.repos.pats;
+      // Steps longer than the verification cache's lifetime: each use reads the stored last use.
+      const useAt = async (at: number, ip: string) => {
+        t.clock.advance(at - t.clock.now());
+        expect((await t.container.verifier.verify(tok.token, { ip })).ok).toBe(true);
+        await t.container.usage.flush();
+        return pats.findById(tok.id);
+      };
+      const start = t.clock.now() + 20_000;
+      expect(await useAt(start, '192.0.2.1')).toMatchObject({ lastUsedAt: new Date(start), lastUsedIp: '192.0.2.1' });
+      expect(await useAt(start + 30_000, '192.0.2.1')).toMatchObject({ lastUsedAt: new Date(start) });
+      expect(await useAt(start + 40_000, '192.0.2.2')).toMatchObject({ lastUsedAt: new Date(start + 40_000), lastUsedIp: '192.0.2.2' });
+      expect(await useAt(start + 100_000, '192.0.2.2')).toMatchObject({ lastUsedAt: new Date(start + 100_000), lastUsedIp: '192.0.2.2' });
+      expect(await pats.usageByDay(tok.id)).toEqual([{ day: new Date(start).toISOString().slice(0, 10), count: 4 }]);
+    });
+
+    it('writes last uses spread over several statements (more tokens than one statement holds)', async () => {
+      const [a, b] = [await createToken(t, admin), await createToken(t, admin)];
+      const missing = Array.from({ length: 250 }, (_, i) => `00000000-0000-7000-8000-${String(i).padStart(12, '0')}`);
+      const ids = [...missing.slice(0, 120), a.id, ...missing.slice(120), b.id];
+      await t.container.store.transaction((repos) =>
+        repos.pats.recordUsage(ids.map((patId, i) => ({ patId, lastUse: { at: T0 + i, ip: '203.0.113.1' }, counts: new Map([['2026-11-20', 1]]) }))),
+      );
+      expect((await pats(a.id))?.lastUsedAt?.getTime()).toBe(T0 + 120);
+      expect((await pats(b.id))?.lastUsedAt?.getTime()).toBe(T0 + 251);
+      expect(await t.container.store.repos.pats.usageByDay(b.id)).toEqual([{ day: '2026-11-20', count: 1 }]);
+      function pats(id: string) {
+        return t.container.store.repos.pats.findById(id);
+      }
+    });
+
     it('shows the written use on the token', async () => {
       const c = await createToken(t, admin);
-      await t.container.store.transaction((repos) => repos.pats.recordUsage([{ patId: c.id, at: T0, ip: '198.51.100.9', counts: new Map([['2026-11-20', 1]]) }]));
+      await t.container.store.transaction((repos) => repos.pats.recordUsage([{ patId: c.id, lastUse: { at: T0, ip: '198.51.100.9' }, counts: new Map([['2026-11-20', 1]]) }]));
       const res = await t.app.inject({ method: 'GET', url: `/api/v1/me/tokens/${c.id}`, headers: asSession(admin) });
       expect(res.json()).toMatchObject({ lastUsedAt: new Date(T0).toISOString(), lastUsedIp: '198.51.100.9' });
     });
