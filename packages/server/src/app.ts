@@ -33,6 +33,7 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
     logger: loggerOptions(config.logLevel, options.logStream),
     trustProxy: config.trustProxy,
     bodyLimit: config.bodyLimitBytes,
+    http: { maxHeaderSize: config.maxHeaderBytes },
     return503OnClosing: true,
     logController: new LogController({ disableRequestLogging: !config.accessLog }),
     childLoggerFactory: deferredChildLogger,
@@ -75,7 +76,7 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   healthRoutes(app, { store: container.store, metrics: container.metrics });
 
   const deps: ApiDeps = {
-    auth: createAuthenticator({ verifier: container.verifier, sessions: container.sessions }),
+    auth: createAuthenticator({ verifier: container.verifier, sessions: container.sessions, limiter: container.limiter }),
     clock: container.clock,
     audit: container.audit,
     users: container.users,
@@ -98,7 +99,7 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   wellKnownRoutes(app, { issuer: config.baseUrl, keys: container.signingKeys, scopes: container.scopes, jwksMaxAgeSeconds: config.jwksMaxAgeSeconds });
   await app.register(oauthRoutes, {
     onError: (endpoint, error) => container.metrics.oauthErrors.inc({ endpoint, error }),
-    clients: container.clients, exchange: container.exchange, introspection: container.introspection });
+    clients: container.clients, exchange: container.exchange, introspection: container.introspection, limiter: container.limiter });
 
   const consoleDir = findConsoleDir(config.consoleDir);
   if (consoleDir) consoleFallback = await registerConsole(app, consoleDir);

@@ -25,6 +25,8 @@ import { PolicyService } from './services/policy-service.js';
 import { AuditBatcher } from './services/audit-batcher.js';
 import { ScopeService } from './services/scope-service.js';
 import { SessionService } from './services/session-service.js';
+import { RateLimiter } from './services/rate-limiter.js';
+import { RedisCounterStore } from './services/redis-counter-store.js';
 import { UsageRecorder } from './services/usage-recorder.js';
 import { UserService } from './services/user-service.js';
 import { Verifier } from './services/verifier.js';
@@ -49,6 +51,7 @@ export interface Container {
   readonly introspection: Introspection;
   readonly cache: VerificationCache | undefined;
   readonly bus: InvalidationBus;
+  readonly limiter: RateLimiter;
   /** Flushes pending usage and closes the store. */
   close(): Promise<void>;
 }
@@ -100,10 +103,11 @@ export async function createContainer(config: Config, options: ContainerOptions 
       : new LocalBus(caches);
   const policy = new PolicyService({ store, clock, bus, cacheTtlMs: config.verifyCache.enabled ? config.verifyCache.ttlMs : 0 });
   caches.onPolicyChange(() => policy.forget());
+  const limiter = await createLimiter(config, clock, () => metrics.rateLimitStoreErrors.inc());
   const users = new UserService({ store, clock, bus });
   const audit = new AuditService({ store });
-  const sessions = new SessionService({ store, clock, sessionKey: keys.sessionKey, ttlSeconds: config.sessionTtlSeconds });
-  const pats = new PatService({ store, clock, hasher, policy, scopes, tokenPrefix: config.tokenPrefix, bus });
+  const sessions = new SessionService({ store, clock, sessionKey: keys.sessionKey, ttlSeconds: config.sessionTtlSeconds, limiter });
+  const pats = new PatService({ store, clock, hasher, policy, scopes, tokenPrefix: config.tokenPrefix, bus, limiter });
   const verifier = new Verifier({
     store,
     cache,
@@ -121,7 +125,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const signingKeys = new SigningKeyService({ store, clock, sealedBox: new SealedBox(keys, previousKeys), alg: config.jwtAlg, jwksMaxAgeSeconds: config.jwksMaxAgeSeconds });
   const exchangedTokens = new ExchangedTokens({ keys: signingKeys, clock, issuer: config.baseUrl });
   const clients = new ClientService({ store, clock, hasher, scopes, bus, cache: clientCache });
-  const exchange = new TokenExchange({ store, clock, verifier, policy, tokens: exchangedTokens, audit: new AuditBatcher(store), onOutcome: (outcome) => metrics.exchanges.inc({ outcome }) });
+  const exchange = new TokenExchange({ store, clock, verifier, policy, limiter, tokens: exchangedTokens, audit: new AuditBatcher(store), onOutcome: (outcome) => metrics.exchanges.inc({ outcome }) });
   const introspection = new Introspection({
     store, clock, verifier, pats, tokens: exchangedTokens, issuer: config.baseUrl, acceptedPrefixes: config.acceptedPrefixes,
     onOutcome: (outcome) => metrics.introspections.inc({ outcome }),
@@ -138,14 +142,25 @@ export async function createContainer(config: Config, options: ContainerOptions 
   let closed: Promise<void> | undefined;
   return {
     config, clock, store, metrics, hasher, usage, verifier, users, sessions, pats, policy, scopes, audit,
-    clients, signingKeys, exchange, introspection, cache, bus,
+    clients, signingKeys, exchange, introspection, cache, bus, limiter,
     close() {
       closed ??= (async () => {
         await usage.stop();
         await bus.stop();
+        await limiter.close();
         await store.destroy();
       })();
       return closed;
     },
   };
+}
+
+/** Counts in Redis when REDIS_URL is set (shared by every instance), else in this process. */
+async function createLimiter(config: Config, clock: Clock, onStoreError: () => void): Promise<RateLimiter> {
+  const { rules, redisUrl, redisPrefix } = config.limits;
+  if (redisUrl === undefined) return new RateLimiter({ rules, clock });
+  const store = new RedisCounterStore({ url: redisUrl, prefix: redisPrefix });
+  // Not fatal when Redis is down at start: counts stay in this process until it answers.
+  await store.connect();
+  return new RateLimiter({ rules, clock, store, onStoreError });
 }

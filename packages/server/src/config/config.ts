@@ -1,3 +1,5 @@
+import type { LimitRules } from '../domain/rate-limits.js';
+
 export type DatabaseConfig =
   | {
       readonly kind: 'sqlite';
@@ -37,6 +39,10 @@ export interface Config {
   readonly sessionTtlSeconds: number;
   readonly usageFlushIntervalMs: number;
   readonly bodyLimitBytes: number;
+  /** Request line and headers; more is answered 431 by node:http. */
+  readonly maxHeaderBytes: number;
+  /** Abuse limits, counted in memory or, with REDIS_URL, in Redis shared by every instance. */
+  readonly limits: { readonly rules: LimitRules; readonly redisUrl: string | undefined; readonly redisPrefix: string };
   /** Algorithm of new signing keys for exchanged JWTs. */
   readonly jwtAlg: 'EdDSA' | 'ES256';
   /** How long resource servers may cache the JWKS; a next key must be published this long before it signs. */

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { DEFAULT_TOKEN_PREFIX, isValidPrefix } from '@keyfob/protocol';
 import type { Config, DatabaseConfig, LogLevel } from './config.js';
+import { LIMIT_NAMES, parseLimitRule, type LimitName, type LimitRule, type LimitRules } from '../domain/rate-limits.js';
 
 export class ConfigError extends Error {
   constructor(variable: string, message: string) {
@@ -99,7 +100,34 @@ export function loadConfig(env: Env = process.env): Config {
     sessionTtlSeconds: integer(get, 'KEYFOB_SESSION_TTL_HOURS', 12, 1, 24 * 90) * 3600,
     usageFlushIntervalMs: integer(get, 'KEYFOB_USAGE_FLUSH_MS', 1000, 10, 600_000),
     bodyLimitBytes: integer(get, 'KEYFOB_BODY_LIMIT_BYTES', 65536, 1024, 10 * 1024 * 1024),
+    maxHeaderBytes: integer(get, 'KEYFOB_MAX_HEADER_BYTES', 16_384, 1024, 1024 * 1024),
+    limits: Object.freeze({
+      rules: limitRules(get),
+      redisUrl: get('REDIS_URL') || undefined,
+      redisPrefix: get('KEYFOB_REDIS_PREFIX') ?? 'keyfob:limit:',
+    }),
   });
+}
+
+/** The environment variable and default of each abuse limit (README's configuration table). */
+export const LIMIT_SETTINGS: Readonly<Record<LimitName, { readonly env: string; readonly fallback: string }>> = Object.freeze({
+  authFailures: { env: 'KEYFOB_LIMIT_AUTH_FAILURES', fallback: '60/1m' },
+  loginFailuresPerUser: { env: 'KEYFOB_LIMIT_LOGIN_PER_USER', fallback: '10/15m' },
+  loginFailuresPerIp: { env: 'KEYFOB_LIMIT_LOGIN_PER_IP', fallback: '50/15m' },
+  tokenCreations: { env: 'KEYFOB_LIMIT_TOKEN_CREATIONS', fallback: '60/1h' },
+  exchanges: { env: 'KEYFOB_LIMIT_EXCHANGES', fallback: '120/1m' },
+  credentialReports: { env: 'KEYFOB_LIMIT_CREDENTIAL_REPORTS', fallback: '30/1m' },
+});
+
+function limitRules(get: (n: string) => string | undefined): LimitRules {
+  const rules = {} as Record<LimitName, LimitRule | null>;
+  for (const name of LIMIT_NAMES) {
+    const { env, fallback } = LIMIT_SETTINGS[name];
+    const rule = parseLimitRule(get(env) ?? fallback);
+    if (rule === undefined) throw new ConfigError(env, `must be "<count>/<window>" such as 60/1m, 10/15m or 100/1h, or off; got "${get(env)}"`);
+    rules[name] = rule;
+  }
+  return Object.freeze(rules);
 }
 
 function definedOnly(env: Env): Record<string, string> {

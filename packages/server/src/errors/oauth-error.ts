@@ -9,7 +9,9 @@ export type OAuthErrorCode =
   | 'invalid_target'
   | 'unsupported_token_type'
   | 'server_error'
-  | 'temporarily_unavailable';
+  | 'temporarily_unavailable'
+  /** Not an RFC 6749 code (none covers it): an abuse limit, answered 429 with Retry-After, as Auth0 does. */
+  | 'too_many_requests';
 
 const STATUS: Record<OAuthErrorCode, number> = {
   invalid_request: 400,
@@ -22,6 +24,7 @@ const STATUS: Record<OAuthErrorCode, number> = {
   unsupported_token_type: 400,
   server_error: 500,
   temporarily_unavailable: 503,
+  too_many_requests: 429,
 };
 
 /** An error answered as `{ error, error_description }` with `Cache-Control: no-store`. */

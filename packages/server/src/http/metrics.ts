@@ -46,6 +46,12 @@ export class Metrics {
     help: 'PostgreSQL: 1 while the invalidation listener is connected, 0 otherwise',
     registers: [this.registry],
   });
+  readonly rateLimitStoreErrors = new Counter({
+    name: 'keyfob_rate_limit_store_errors_total',
+    help: 'Rate-limit counts that could not reach Redis and were counted in this process instead',
+    registers: [this.registry],
+  });
+
   readonly oauthErrors = new Counter({
     name: 'keyfob_oauth_errors_total',
     help: 'Error answers of the /oauth endpoints by endpoint and OAuth error code',

@@ -10,6 +10,7 @@ import type { PatFilter } from '../repositories/pats.js';
 import type { Repositories, Store } from '../repositories/store.js';
 import { recordAudit } from './audit-log.js';
 import type { Clock } from './clock.js';
+import type { RateLimiter } from './rate-limiter.js';
 import type { InvalidationBus } from '../cache/invalidation-bus.js';
 import type { PolicyService } from './policy-service.js';
 import { actorOf, type Principal } from './principal.js';
@@ -30,6 +31,8 @@ export interface PatServiceDeps {
   readonly tokenPrefix: string;
   /** Told about every change that can make a token fail: in its transaction, and before the answer. */
   readonly bus: InvalidationBus;
+  /** Creations and rotations per user (KEYFOB_LIMIT_TOKEN_CREATIONS). */
+  readonly limiter: RateLimiter;
 }
 
 /** Creation, listing, renaming, rotation and revocation of personal access tokens. */
@@ -38,6 +41,7 @@ export class PatService {
 
   async create(principal: Principal, body: CreatePatBody): Promise<CreatedToken> {
     const { store, clock } = this.deps;
+    await this.deps.limiter.consume('tokenCreations', principal.user.id);
     const now = clock.now();
     const name = body.name.trim();
     if (name === '') throw new ValidationError('name', 'must not be blank');
@@ -152,6 +156,7 @@ export class PatService {
    */
   async rotate(principal: Principal, id: string, gracePeriodSeconds: number | undefined, ownerId?: string): Promise<CreatedToken> {
     const { store, clock } = this.deps;
+    await this.deps.limiter.consume('tokenCreations', principal.user.id);
     const now = clock.now();
     const policy = await this.deps.policy.get();
     const grace = Math.min(gracePeriodSeconds ?? policy.rotationGraceSeconds, policy.rotationGraceSeconds);

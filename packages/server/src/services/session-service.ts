@@ -6,6 +6,8 @@ import type { Actor, User } from '../domain/models.js';
 import type { Store } from '../repositories/store.js';
 import { recordAudit } from './audit-log.js';
 import type { Clock } from './clock.js';
+import type { RateLimiter } from './rate-limiter.js';
+import { addressSubject } from '../domain/rate-limits.js';
 
 export interface StartedSession {
   readonly user: User;
@@ -25,14 +27,21 @@ export interface ActiveSession {
  * (so nothing more is stored), absolute expiry.
  */
 export class SessionService {
-  constructor(private readonly deps: { store: Store; clock: Clock; sessionKey: Buffer; ttlSeconds: number }) {}
+  constructor(private readonly deps: { store: Store; clock: Clock; sessionKey: Buffer; ttlSeconds: number; limiter: RateLimiter }) {}
 
   async login(username: string, password: string, meta: Omit<Actor, 'userId' | 'tokenId'>): Promise<StartedSession> {
-    const { store, clock } = this.deps;
+    const { store, clock, limiter } = this.deps;
+    // Refused before the password is checked: a right guess past the limit learns nothing.
+    const userSubject = username.normalize('NFKC').toLowerCase();
+    const ipSubject = meta.ip === null ? undefined : addressSubject(meta.ip);
+    await limiter.check('loginFailuresPerUser', userSubject);
+    if (ipSubject !== undefined) await limiter.check('loginFailuresPerIp', ipSubject);
     const user = await store.repos.users.findByUsername(username);
     const passwordOk = await verifyPassword(user?.passwordHash ?? null, password);
     const now = clock.now();
     if (!user || !passwordOk || user.disabledAt !== null) {
+      await limiter.recordFailure('loginFailuresPerUser', userSubject);
+      if (ipSubject !== undefined) await limiter.recordFailure('loginFailuresPerIp', ipSubject);
       // The attempt is not the targeted user's doing: they are the target, never the actor.
       await recordAudit(store.repos, { userId: null, tokenId: null, ...meta }, {
         action: 'auth.login_failed',

@@ -4,6 +4,8 @@ import { InsufficientScope, KeyfobError } from '../../errors/keyfob-error.js';
 import type { Principal } from '../../services/principal.js';
 import type { SessionService } from '../../services/session-service.js';
 import type { Verifier, VerifyFailureReason, VerifyOutcome } from '../../services/verifier.js';
+import { rateLimited, type RateLimiter } from '../../services/rate-limiter.js';
+import { addressSubject } from '../../domain/rate-limits.js';
 
 export const SESSION_COOKIE = 'keyfob_session';
 export const CSRF_HEADER = 'x-csrf-token';
@@ -67,7 +69,16 @@ function sessionScopes(role: 'admin' | 'user'): Set<string> {
  * A callback hook rather than an async one: a PAT found in the verification cache is checked
  * synchronously, and the request goes on without a promise or an extra turn of the event loop.
  */
-export function createAuthenticator(deps: { verifier: Verifier; sessions: SessionService }): Authenticator {
+export function createAuthenticator(deps: { verifier: Verifier; sessions: SessionService; limiter: RateLimiter }): Authenticator {
+  /** Unknown and malformed tokens are what guessing looks like; they count against the address. */
+  function answerFailure(error: KeyfobError, outcome: VerifyOutcome, meta: RequestMeta, done: (error?: Error) => void): void {
+    if (outcome.ok || (outcome.reason !== 'unknown' && outcome.reason !== 'malformed')) {
+      done(error);
+      return;
+    }
+    deps.limiter.recordFailure('authFailures', meta.subject).then((limited) => done(limited ?? error), done);
+  }
+
   async function bySession(request: FastifyRequest, reply: FastifyReply, options: AuthOptions, meta: RequestMeta): Promise<void> {
     if (options.bearerOnly) throw new KeyfobError('unauthorized', 'this route needs an Authorization: Bearer token');
     const header = request.headers.cookie;
@@ -83,7 +94,7 @@ export function createAuthenticator(deps: { verifier: Verifier; sessions: Sessio
     }
     const scopes = sessionScopes(session.user.role);
     if (options.scope && !grants(scopes, options.scope)) throw new InsufficientScope(options.scope);
-    request.principal = { kind: 'session', user: session.user, scopes, pat: null, sessionIdHash: session.idHash, ...meta };
+    request.principal = { kind: 'session', user: session.user, scopes, pat: null, sessionIdHash: session.idHash, ip: meta.ip, userAgent: meta.userAgent };
   }
 
   return (options = {}) => {
@@ -100,6 +111,14 @@ export function createAuthenticator(deps: { verifier: Verifier; sessions: Sessio
     }
 
     return function authenticate(request, reply, done) {
+      const ip = clientIp(request);
+      const meta: RequestMeta = { ip, subject: addressSubject(ip), userAgent: request.headers['user-agent'] ?? null };
+      // An address past its failed-authentication limit is refused before its credentials are looked at.
+      const wait = deps.limiter.blockedFor('authFailures', meta.subject);
+      if (wait !== undefined) {
+        done(rateLimited('authFailures', wait));
+        return;
+      }
       let token: string | undefined;
       try {
         token = bearerTokenOf(request);
@@ -107,7 +126,6 @@ export function createAuthenticator(deps: { verifier: Verifier; sessions: Sessio
         done(error as KeyfobError);
         return;
       }
-      const meta: RequestMeta = { ip: clientIp(request), userAgent: request.headers['user-agent'] ?? null };
       if (token === undefined) {
         bySession(request, reply, options, meta).then(() => done(), done);
         return;
@@ -119,14 +137,21 @@ export function createAuthenticator(deps: { verifier: Verifier; sessions: Sessio
         done(error as Error);
         return;
       }
-      if (verified instanceof Promise) verified.then((outcome) => done(admit(request, outcome, meta)), done);
-      else done(admit(request, verified, meta));
+      const settle = (outcome: VerifyOutcome) => {
+        const error = admit(request, outcome, meta);
+        if (error === undefined) done();
+        else answerFailure(error, outcome, meta, done);
+      };
+      if (verified instanceof Promise) verified.then(settle, done);
+      else settle(verified);
     };
   };
 }
 
 interface RequestMeta {
   readonly ip: string;
+  /** The address as abuse limits count it (an IPv6 /64). */
+  readonly subject: string;
   readonly userAgent: string | null;
 }
 

@@ -9,12 +9,15 @@ import type { Introspection } from '../../../services/introspection.js';
 import { single, type OAuthParams, type TokenExchange } from '../../../services/token-exchange.js';
 import { clientIp } from '../../plugins/authenticate.js';
 import { REALM } from '../../challenge.js';
+import { addressSubject } from '../../../domain/rate-limits.js';
+import { rateLimited, type RateLimiter } from '../../../services/rate-limiter.js';
 
 export interface OAuthDeps {
   readonly onError?: (endpoint: string, error: string) => void;
   readonly clients: ClientService;
   readonly exchange: TokenExchange;
   readonly introspection: Introspection;
+  readonly limiter: RateLimiter;
 }
 
 const OAUTH_BODY_LIMIT = 16 * 1024;
@@ -27,6 +30,7 @@ function noStore(reply: FastifyReply): void {
 function sendOAuthError(request: FastifyRequest, reply: FastifyReply, error: unknown, onError?: OAuthDeps['onError']): FastifyReply {
   let oauth: OAuthError;
   if (error instanceof OAuthError) oauth = error;
+  else if (error instanceof KeyfobError && error.code === 'rate_limited') oauth = new OAuthError('too_many_requests', error.message, { headers: error.headers });
   else if (error instanceof KeyfobError && error.code === 'store_unavailable') oauth = new OAuthError('temporarily_unavailable', error.message, { headers: error.headers });
   else if (isStoreUnavailableError(error)) oauth = new OAuthError('temporarily_unavailable', 'the data store is unavailable; retry later', { headers: { 'retry-after': '5' } });
   else if ((error as { statusCode?: number }).statusCode === 413) oauth = new OAuthError('invalid_request', 'the request body is too large');
@@ -60,7 +64,19 @@ function decodeFormComponent(value: string): string {
  * Client authentication by client_secret_basic or client_secret_post (RFC 6749 §2.3.1), exactly
  * one of them. Failure is invalid_client (401), with a Basic challenge when the header was used.
  */
-async function authenticateClient(request: FastifyRequest, params: OAuthParams, clients: ClientService): Promise<OAuthClient> {
+async function authenticateClient(request: FastifyRequest, params: OAuthParams, deps: OAuthDeps): Promise<OAuthClient> {
+  try {
+    return await checkClientCredentials(request, params, deps.clients);
+  } catch (error) {
+    if (error instanceof OAuthError && error.error === 'invalid_client') {
+      const limited = await deps.limiter.recordFailure('authFailures', addressSubject(clientIp(request)));
+      if (limited) throw limited;
+    }
+    throw error;
+  }
+}
+
+async function checkClientCredentials(request: FastifyRequest, params: OAuthParams, clients: ClientService): Promise<OAuthClient> {
   const header = request.headers.authorization;
   const bodyId = single(params, 'client_id');
   const bodySecret = single(params, 'client_secret');
@@ -95,12 +111,17 @@ async function authenticateClient(request: FastifyRequest, params: OAuthParams, 
 export async function oauthRoutes(app: FastifyInstance, deps: OAuthDeps): Promise<void> {
   await app.register(formbody);
   app.setErrorHandler((error, request, reply) => sendOAuthError(request, reply, error, deps.onError));
+  // An address past its failed-authentication limit is refused before anything is checked.
+  app.addHook('onRequest', (request, _reply, done) => {
+    const wait = deps.limiter.blockedFor('authFailures', addressSubject(clientIp(request)));
+    done(wait === undefined ? undefined : rateLimited('authFailures', wait));
+  });
   const hidden = { schema: { hide: true }, bodyLimit: OAUTH_BODY_LIMIT } as const;
   const meta = (request: FastifyRequest) => ({ ip: clientIp(request), userAgent: request.headers['user-agent'] ?? null });
 
   app.post('/oauth/token', hidden, async (request, reply) => {
     const params = formParams(request);
-    const client = await authenticateClient(request, params, deps.clients);
+    const client = await authenticateClient(request, params, deps);
     const result = await deps.exchange.exchange(client, params, clientIp(request), meta(request).userAgent);
     noStore(reply);
     return result;
@@ -108,7 +129,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthDeps): Promis
 
   app.post('/oauth/introspect', hidden, async (request, reply) => {
     const params = formParams(request);
-    const client = await authenticateClient(request, params, deps.clients);
+    const client = await authenticateClient(request, params, deps);
     if (!client.canIntrospect) throw new OAuthError('unauthorized_client', 'this client may not use introspection');
     const token = single(params, 'token');
     if (!token) throw new OAuthError('invalid_request', 'token is required');
@@ -120,7 +141,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthDeps): Promis
 
   app.post('/oauth/revoke', hidden, async (request, reply) => {
     const params = formParams(request);
-    const client = await authenticateClient(request, params, deps.clients);
+    const client = await authenticateClient(request, params, deps);
     const token = single(params, 'token');
     if (!token) throw new OAuthError('invalid_request', 'token is required');
     single(params, 'token_type_hint');
