@@ -19,6 +19,7 @@ import { adminRoutes } from './http/routes/api/admin.js';
 import { adminOAuthRoutes } from './http/routes/api/admin-oauth.js';
 import { oauthRoutes } from './http/routes/oauth/oauth-routes.js';
 import { wellKnownRoutes } from './http/routes/oauth/well-known.js';
+import { leakRoutes } from './http/routes/leaks/leak-routes.js';
 import type { ApiDeps } from './http/routes/api/deps.js';
 
 export interface BuildAppOptions {
@@ -96,6 +97,8 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
     },
     { prefix: '/api/v1' },
   );
+  await app.register(leakRoutes, {
+    issuer: config.baseUrl, acceptedPrefixes: config.acceptedPrefixes, leaks: container.leaks, limiter: container.limiter, githubKeys: config.githubScanningKeys });
   wellKnownRoutes(app, { issuer: config.baseUrl, keys: container.signingKeys, scopes: container.scopes, jwksMaxAgeSeconds: config.jwksMaxAgeSeconds });
   await app.register(oauthRoutes, {
     onError: (endpoint, error) => container.metrics.oauthErrors.inc({ endpoint, error }),

@@ -25,6 +25,7 @@ import { PolicyService } from './services/policy-service.js';
 import { AuditBatcher } from './services/audit-batcher.js';
 import { ScopeService } from './services/scope-service.js';
 import { SessionService } from './services/session-service.js';
+import { LeakResponse } from './services/leak-response.js';
 import { RateLimiter } from './services/rate-limiter.js';
 import { RedisCounterStore } from './services/redis-counter-store.js';
 import { UsageRecorder } from './services/usage-recorder.js';
@@ -52,6 +53,7 @@ export interface Container {
   readonly cache: VerificationCache | undefined;
   readonly bus: InvalidationBus;
   readonly limiter: RateLimiter;
+  readonly leaks: LeakResponse;
   /** Flushes pending usage and closes the store. */
   close(): Promise<void>;
 }
@@ -131,6 +133,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
     onOutcome: (outcome) => metrics.introspections.inc({ outcome }),
   });
 
+  const leaks = new LeakResponse({ verifier, pats, acceptedPrefixes: config.acceptedPrefixes });
+
   await scopes.ensureBuiltins();
   await signingKeys.ensureKeys();
   await bus.start();
@@ -142,7 +146,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   let closed: Promise<void> | undefined;
   return {
     config, clock, store, metrics, hasher, usage, verifier, users, sessions, pats, policy, scopes, audit,
-    clients, signingKeys, exchange, introspection, cache, bus, limiter,
+    clients, signingKeys, exchange, introspection, cache, bus, limiter, leaks,
     close() {
       closed ??= (async () => {
         await usage.stop();

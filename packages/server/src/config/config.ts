@@ -1,4 +1,5 @@
 import type { LimitRules } from '../domain/rate-limits.js';
+import type { ScanningKeys } from '../crypto/github-scanning-keys.js';
 
 export type DatabaseConfig =
   | {
@@ -39,6 +40,8 @@ export interface Config {
   readonly sessionTtlSeconds: number;
   readonly usageFlushIntervalMs: number;
   readonly bodyLimitBytes: number;
+  /** GitHub's secret-scanning public keys (KEYFOB_GITHUB_SCANNING_KEYS); the partner endpoint answers 404 without them. */
+  readonly githubScanningKeys: ScanningKeys | undefined;
   /** Request line and headers; more is answered 431 by node:http. */
   readonly maxHeaderBytes: number;
   /** Abuse limits, counted in memory or, with REDIS_URL, in Redis shared by every instance. */

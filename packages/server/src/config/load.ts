@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { DEFAULT_TOKEN_PREFIX, isValidPrefix } from '@keyfob/protocol';
 import type { Config, DatabaseConfig, LogLevel } from './config.js';
+import { parseScanningKeys, type ScanningKeys } from '../crypto/github-scanning-keys.js';
 import { LIMIT_NAMES, parseLimitRule, type LimitName, type LimitRule, type LimitRules } from '../domain/rate-limits.js';
 
 export class ConfigError extends Error {
@@ -100,6 +101,7 @@ export function loadConfig(env: Env = process.env): Config {
     sessionTtlSeconds: integer(get, 'KEYFOB_SESSION_TTL_HOURS', 12, 1, 24 * 90) * 3600,
     usageFlushIntervalMs: integer(get, 'KEYFOB_USAGE_FLUSH_MS', 1000, 10, 600_000),
     bodyLimitBytes: integer(get, 'KEYFOB_BODY_LIMIT_BYTES', 65536, 1024, 10 * 1024 * 1024),
+    githubScanningKeys: scanningKeys(get('KEYFOB_GITHUB_SCANNING_KEYS')),
     maxHeaderBytes: integer(get, 'KEYFOB_MAX_HEADER_BYTES', 16_384, 1024, 1024 * 1024),
     limits: Object.freeze({
       rules: limitRules(get),
@@ -107,6 +109,24 @@ export function loadConfig(env: Env = process.env): Config {
       redisPrefix: get('KEYFOB_REDIS_PREFIX') ?? 'keyfob:limit:',
     }),
   });
+}
+
+/** GitHub's secret-scanning keys: a path to the JSON GitHub publishes, or that JSON itself. */
+function scanningKeys(raw: string | undefined): ScanningKeys | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  let text = raw;
+  if (!raw.trim().startsWith('{')) {
+    try {
+      text = readFileSync(raw, 'utf8');
+    } catch (error) {
+      throw new ConfigError('KEYFOB_GITHUB_SCANNING_KEYS', `cannot read ${raw}: ${(error as Error).message}`);
+    }
+  }
+  try {
+    return parseScanningKeys(text);
+  } catch (error) {
+    throw new ConfigError('KEYFOB_GITHUB_SCANNING_KEYS', (error as Error).message);
+  }
 }
 
 /** The environment variable and default of each abuse limit (README's configuration table). */

@@ -204,6 +204,26 @@ export class PatService {
     return result;
   }
 
+  /**
+   * A token reported as leaked: revoked if it is still usable, with the revocation and a
+   * `token.leaked` event (the owner's notice) in one transaction. Idempotent: a token that is
+   * already revoked or expired changes nothing and records nothing. Returns whether it revoked.
+   */
+  async revokeLeaked(actor: Actor, id: string, source: Readonly<Record<string, string>>): Promise<boolean> {
+    const now = this.deps.clock.now();
+    const why = `leaked: reported by ${source['reporter'] ?? 'an unnamed source'}`;
+    const revoked = await this.deps.store.transaction(async (repos) => {
+      const pat = await repos.pats.findById(id);
+      if (!pat || patStatus(pat, now) !== 'active' || !(await repos.pats.revoke(id, now, null, why))) return false;
+      await this.deps.bus.publishIn(repos, { kind: 'pats', ids: [id] });
+      await recordAudit(repos, actor, { action: 'token.revoked', targetType: 'token', targetId: id, details: { reason: why, ownerId: pat.userId } }, now);
+      await recordAudit(repos, actor, { action: 'token.leaked', targetType: 'token', targetId: id, details: { ...source, ownerId: pat.userId, tokenName: pat.name } }, now);
+      return true;
+    });
+    if (revoked) this.deps.bus.applyLocal({ kind: 'pats', ids: [id] });
+    return revoked;
+  }
+
   /** Incident response (D6): revoke every usable token of a user, issued before a time, or holding a scope. */
   async revokeMatching(actor: Actor, filter: Pick<PatFilter, 'userId' | 'issuedBefore' | 'scope'>, reason: string | undefined): Promise<number> {
     if (filter.userId === undefined && filter.issuedBefore === undefined && filter.scope === undefined) {
