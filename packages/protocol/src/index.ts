@@ -8,12 +8,13 @@ export {
   checksumOf,
   crc32,
   displayHintOf,
+  findTokens,
   generateToken,
   isValidPrefix,
   parseToken,
   randomBase62,
 } from './token-format.js';
-export type { GeneratedToken, ParsedToken } from './token-format.js';
+export type { FoundToken, GeneratedToken, ParsedToken } from './token-format.js';
 export {
   BUILTIN_SCOPES,
   BUILTIN_SCOPE_NAMES,

@@ -103,6 +103,25 @@ export function parseToken(candidate: string, acceptedPrefixes?: readonly string
   return { ok: true, prefix, random, checksum };
 }
 
+/** A token found in text: where it starts (a UTF-16 index) and the token itself. */
+export interface FoundToken {
+  readonly token: string;
+  readonly index: number;
+}
+
+/**
+ * Every well-formed token with one of `acceptedPrefixes` and a valid checksum inside `text`
+ * (secret scanning). Look-alikes with a bad checksum are not reported.
+ */
+export function findTokens(text: string, acceptedPrefixes: readonly string[]): FoundToken[] {
+  const found: FoundToken[] = [];
+  const pattern = new RegExp(TOKEN_SEARCH_PATTERN, 'g');
+  for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
+    if (parseToken(match[0], acceptedPrefixes).ok) found.push({ token: match[0], index: match.index });
+  }
+  return found;
+}
+
 /** `kf_pat_AbCd...WxYz`: enough to recognise a token in a list, far too little to use it. */
 export function displayHintOf(token: string): string {
   const cut = token.length - BODY_LENGTH - 1;

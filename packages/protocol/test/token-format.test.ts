@@ -74,3 +74,21 @@ describe('token format', () => {
     expect(found?.[0]).toBe(token);
   });
 });
+
+describe('findTokens', () => {
+  it('finds well-formed tokens of the accepted prefixes with their positions, and skips look-alikes', async () => {
+    const { findTokens, generateToken } = await import('../src/index.js');
+    const a = generateToken('kf_pat').token;
+    const b = generateToken('old_pat').token;
+    const other = generateToken('zz_pat').token;
+    const broken = `${a.slice(0, -1)}${a.endsWith('0') ? '1' : '0'}`;
+    const text = `A=${a}\n"${b}",${other} ${broken} x${a}y ${a}`;
+    expect(findTokens(text, ['kf_pat', 'old_pat'])).toEqual([
+      { token: a, index: 2 },
+      { token: b, index: text.indexOf(b) },
+      { token: a, index: text.lastIndexOf(a) },
+    ]);
+    expect(findTokens(text, ['zz_pat']).map((f) => f.token)).toEqual([other]);
+    expect(findTokens('', ['kf_pat'])).toEqual([]);
+  });
+});

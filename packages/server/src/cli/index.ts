@@ -9,6 +9,7 @@ import { openContainer } from '../runtime.js';
 import { serve } from '../serve.js';
 import type { Container } from '../container.js';
 import { readPassword } from './password-input.js';
+import { registerScanCommand } from './scan-command.js';
 import { presentClient, presentPat, presentSigningKey, presentUser } from '../http/presenters.js';
 import { KeyfobError } from '../errors/keyfob-error.js';
 
@@ -185,6 +186,8 @@ export function buildProgram(): Command {
     .action(async (opts: { json?: boolean }) => {
       await withContainer(async (c) => printKeys(Boolean(opts.json), await c.signingKeys.list()));
     });
+
+  registerScanCommand(program);
 
   return program;
 }

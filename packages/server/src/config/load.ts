@@ -23,11 +23,7 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
  * The only module that reads process.env (through its default argument).
  */
 export function loadConfig(env: Env = process.env): Config {
-  const merged = { ...readConfigFile(env['KEYFOB_CONFIG']), ...definedOnly(env) };
-  const get = (name: string): string | undefined => {
-    const v = merged[name];
-    return v === undefined || v === '' ? undefined : v;
-  };
+  const get = settingsOf(env);
 
   const port = integer(get, 'KEYFOB_PORT', 8080, 0, 65535);
   const host = get('KEYFOB_HOST') ?? 'localhost';
@@ -35,12 +31,7 @@ export function loadConfig(env: Env = process.env): Config {
   const dataDir = resolve(get('KEYFOB_DATA_DIR') ?? './data');
   const database = parseDatabase(get, dataDir);
 
-  const tokenPrefix = get('KEYFOB_TOKEN_PREFIX') ?? DEFAULT_TOKEN_PREFIX;
-  if (!isValidPrefix(tokenPrefix)) throw new ConfigError('KEYFOB_TOKEN_PREFIX', 'must match [a-z][a-z0-9_]{1,15}');
-  const legacy = (get('KEYFOB_LEGACY_TOKEN_PREFIXES') ?? '').split(',').map((p) => p.trim()).filter(Boolean);
-  for (const p of legacy) {
-    if (!isValidPrefix(p)) throw new ConfigError('KEYFOB_LEGACY_TOKEN_PREFIXES', `"${p}" must match [a-z][a-z0-9_]{1,15}`);
-  }
+  const { tokenPrefix, acceptedPrefixes } = tokenPrefixes(get);
 
   const secret = get('KEYFOB_SECRET');
   if (secret !== undefined && secret.length < 32) throw new ConfigError('KEYFOB_SECRET', 'must be at least 32 characters');
@@ -93,7 +84,7 @@ export function loadConfig(env: Env = process.env): Config {
     secret,
     previousSecret,
     tokenPrefix,
-    acceptedPrefixes: Object.freeze([tokenPrefix, ...legacy.filter((p) => p !== tokenPrefix)]),
+    acceptedPrefixes,
     bootstrapAdmin: adminUser !== undefined && adminPassword !== undefined ? Object.freeze({ username: adminUser, password: adminPassword }) : undefined,
     logLevel,
     accessLog: accessLog === 'on',
@@ -148,6 +139,31 @@ function limitRules(get: (n: string) => string | undefined): LimitRules {
     rules[name] = rule;
   }
   return Object.freeze(rules);
+}
+
+/** The prefix of new tokens and every prefix that verifies (the current one first). */
+function tokenPrefixes(get: (n: string) => string | undefined): { tokenPrefix: string; acceptedPrefixes: readonly string[] } {
+  const tokenPrefix = get('KEYFOB_TOKEN_PREFIX') ?? DEFAULT_TOKEN_PREFIX;
+  if (!isValidPrefix(tokenPrefix)) throw new ConfigError('KEYFOB_TOKEN_PREFIX', 'must match [a-z][a-z0-9_]{1,15}');
+  const legacy = (get('KEYFOB_LEGACY_TOKEN_PREFIXES') ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  for (const p of legacy) {
+    if (!isValidPrefix(p)) throw new ConfigError('KEYFOB_LEGACY_TOKEN_PREFIXES', `"${p}" must match [a-z][a-z0-9_]{1,15}`);
+  }
+  return { tokenPrefix, acceptedPrefixes: Object.freeze([tokenPrefix, ...legacy.filter((p) => p !== tokenPrefix)]) };
+}
+
+/** The accepted token prefixes alone, for tools that need nothing else (`keyfob scan`). */
+export function loadAcceptedPrefixes(env: Env = process.env): readonly string[] {
+  return tokenPrefixes(settingsOf(env)).acceptedPrefixes;
+}
+
+/** A reader of settings: the environment over the KEYFOB_CONFIG file; empty counts as unset. */
+function settingsOf(env: Env): (name: string) => string | undefined {
+  const merged = { ...readConfigFile(env['KEYFOB_CONFIG']), ...definedOnly(env) };
+  return (name) => {
+    const v = merged[name];
+    return v === undefined || v === '' ? undefined : v;
+  };
 }
 
 function definedOnly(env: Env): Record<string, string> {
