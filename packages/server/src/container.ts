@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Config } from './config/config.js';
+import { assertDurablePostgres } from './db/durability.js';
 import { deriveKeys } from './crypto/keys.js';
 import { readOrCreateSecretFile } from './crypto/secret-file.js';
 import { TokenHasher } from './crypto/token-hasher.js';
@@ -78,6 +79,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
 
   const { db, reader } = options.db ? { db: options.db, reader: undefined } : createDatabase(config.database);
   try {
+    if (config.database.kind === 'postgres') await assertDurablePostgres(db);
     await migrateToLatest(db);
   } catch (error) {
     await db.destroy().catch(() => {});
