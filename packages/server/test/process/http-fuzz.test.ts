@@ -175,7 +175,7 @@ describe('HTTP fuzzer from the OpenAPI document', () => {
     };
     const encode = (op: Operation, value: unknown): { type: string; body: string } =>
       op.form
-        ? { type: 'application/x-www-form-urlencoded', body: new URLSearchParams(Object.entries((value ?? {}) as Record<string, unknown>).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v) ?? ''])).toString() }
+        ? { type: 'application/x-www-form-urlencoded', body: new URLSearchParams(Object.entries((value ?? {}) as Record<string, unknown>).map(([k, v]): [string, string] => [k, typeof v === 'string' ? v : (JSON.stringify(v) ?? '')])).toString() }
         : { type: 'application/json', body: JSON.stringify(value) ?? 'null' };
 
     for (const op of ops) {
