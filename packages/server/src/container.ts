@@ -77,7 +77,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const previousKeys = config.previousSecret ? deriveKeys(config.previousSecret) : undefined;
   const hasher = new TokenHasher(keys, previousKeys);
 
-  const { db, reader } = options.db ? { db: options.db, reader: undefined } : createDatabase(config.database);
+  const { db, reader, poolStats } = options.db ? { db: options.db, reader: undefined, poolStats: undefined } : createDatabase(config.database);
   try {
     if (config.database.kind === 'postgres') await assertDurablePostgres(db);
     await migrateToLatest(db);
@@ -124,6 +124,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     onStoreLatency: (seconds) => metrics.verificationDuration.observe(seconds),
   });
   metrics.observeCache(cache);
+  metrics.observePool(poolStats);
   metrics.observeVerifications(verifier.stats);
 
   const signingKeys = new SigningKeyService({ store, clock, sealedBox: new SealedBox(keys, previousKeys), alg: config.jwtAlg, jwksMaxAgeSeconds: config.jwksMaxAgeSeconds });

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, type PostgresDialectConfig, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config/config.js';
 import type { DB } from './types.js';
@@ -20,6 +20,14 @@ export interface RowReader {
 export interface Database {
   readonly db: Kysely<DB>;
   readonly reader: RowReader;
+  /** PostgreSQL: the pool's connections now (for /metrics and the fault tests). */
+  readonly poolStats?: () => PoolStats;
+}
+
+export interface PoolStats {
+  readonly total: number;
+  readonly idle: number;
+  readonly waiting: number;
 }
 
 /** The Kysely instance alone (migrations, CLI). */
@@ -71,7 +79,8 @@ export function createDatabase(config: DatabaseConfig): Database {
   });
   const names = new Map<string, string>();
   return {
-    db: new Kysely<DB>({ dialect: new PostgresDialect({ pool }) }),
+    db: new Kysely<DB>({ dialect: new PostgresDialect({ pool: discardingBrokenClients(pool) }) }),
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     reader: {
       // A named statement is parsed and planned once per connection, then only executed.
       async one(sql, params) {
@@ -81,6 +90,32 @@ export function createDatabase(config: DatabaseConfig): Database {
         return result.rows[0] as Record<string, unknown> | undefined;
       },
     },
+  };
+}
+
+/**
+ * Kysely hands a client back to the pool without saying that its query failed; pg's pool then
+ * keeps a client whose connection died silently (a query that timed out on the client side is
+ * still "active" on it, and every later query queues behind it). A client that failed for
+ * anything but a plain SQL error is handed back with the error, so the pool closes it.
+ */
+function discardingBrokenClients(pool: pg.Pool): PostgresDialectConfig['pool'] {
+  return {
+    async connect() {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      const query = (sqlOrCursor: string | object, parameters?: readonly unknown[]) => {
+        // Streaming (a cursor object) goes straight through; keyfob does not stream.
+        if (typeof sqlOrCursor !== 'string') return client.query(sqlOrCursor as pg.Submittable);
+        return client.query(sqlOrCursor, parameters === undefined ? [] : [...parameters]).catch((error: unknown) => {
+          // A DatabaseError carries PostgreSQL's SQLSTATE: the connection itself is fine.
+          if (!(error instanceof pg.DatabaseError)) broken = error as Error;
+          throw error;
+        });
+      };
+      return { query, release: () => client.release(broken) } as unknown as PostgresPoolClient;
+    },
+    end: () => pool.end(),
   };
 }
 

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { VerificationStats } from '../services/verifier.js';
+import type { PoolStats } from '../db/connect.js';
 import { PlainHistogram, RequestMetrics, registerCollected } from './plain-metrics.js';
 
 /** A labelled counter whose values are plain numbers kept elsewhere, brought up to date at scrape. */
@@ -73,6 +74,23 @@ export class Metrics {
     if (!cache) return;
     new Gauge({ name: 'keyfob_verify_cache_entries', help: 'Entries in the verification cache', registers: [this.registry], collect() { this.set(cache.size); } });
     new Gauge({ name: 'keyfob_verify_cache_bytes', help: 'Estimated bytes held by the verification cache', registers: [this.registry], collect() { this.set(cache.bytes); } });
+  }
+
+  /** PostgreSQL pool connections by state, read at scrape time. */
+  observePool(stats: (() => PoolStats) | undefined): void {
+    if (!stats) return;
+    new Gauge({
+      name: 'keyfob_db_pool_connections',
+      help: 'PostgreSQL pool: open connections (total, of which idle) and requests waiting for one',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      collect() {
+        const now = stats();
+        this.set({ state: 'total' }, now.total);
+        this.set({ state: 'idle' }, now.idle);
+        this.set({ state: 'waiting' }, now.waiting);
+      },
+    });
   }
 
   /**

@@ -23,6 +23,8 @@ if (!PG_URL) {
   console.warn('TEST_DATABASE_URL is not set: the PostgreSQL variants of the suites are skipped');
 }
 
+const PG_TIMEZONE = (process.env['TEST_PG_TIMEZONE'] ?? 'Pacific/Kiritimati').replace(/[^A-Za-z0-9_/+-]/g, '');
+
 function scratchDir(): string {
   return mkdtempSync(join(tmpdir(), 'keyfob-test-'));
 }
@@ -59,6 +61,9 @@ export const postgres: Dialect = {
   async create() {
     const name = `keyfob_test_${randomBytes(6).toString('hex')}`;
     await admin(`create database ${name}`);
+    // keyfob's sessions must not depend on the server's time zone: test databases run in one
+    // far from UTC (+14 h), or in TEST_PG_TIMEZONE.
+    await admin(`alter database ${name} set timezone = '${PG_TIMEZONE}'`);
     const dir = scratchDir();
     return {
       url: databaseUrlFor(name),

@@ -1,8 +1,8 @@
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { postgres, type TestDatabase } from '../helpers/dialects.js';
+import { FaultProxy } from '../helpers/fault-proxy.js';
 import {
   bearer,
   createToken,
@@ -135,89 +135,6 @@ function watchListeners(client: pg.Client, server: ServerProcess, db: TestDataba
   };
 }
 
-/**
- * A TCP proxy between one keyfob instance and PostgreSQL that can make the listener connection
- * die silently: from `freezeListeners()` on, the bytes of the listener connections open at that
- * moment are dropped in both directions while both sockets stay open (no FIN, no RST, TCP
- * keepalive still answered by the proxy), as a half-dead NAT entry or a frozen network path
- * would. Connections opened afterwards are forwarded normally. The listener connection is
- * recognised by the application_name in its startup message.
- */
-class SilentDeathProxy {
-  readonly #server: Server;
-  readonly #pairs = new Set<{ client: Socket; upstream: Socket; listener: boolean; frozen: boolean }>();
-  /** Listener connections opened through the proxy so far. */
-  listenerConnections = 0;
-
-  private constructor(server: Server) {
-    this.#server = server;
-  }
-
-  static async start(upstreamHost: string, upstreamPort: number): Promise<SilentDeathProxy> {
-    const server = createServer();
-    const proxy = new SilentDeathProxy(server);
-    server.on('connection', (client) => proxy.#accept(client, upstreamHost, upstreamPort));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return proxy;
-  }
-
-  get port(): number {
-    return (this.#server.address() as { port: number }).port;
-  }
-
-  #accept(client: Socket, host: string, port: number): void {
-    const upstream = connect(port, host);
-    const pair = { client, upstream, listener: false, frozen: false };
-    this.#pairs.add(pair);
-    let first = true;
-    client.on('data', (chunk: Buffer) => {
-      if (first) {
-        first = false;
-        if (chunk.includes('keyfob-listener-')) {
-          pair.listener = true;
-          this.listenerConnections++;
-        }
-      }
-      if (!pair.frozen) upstream.write(chunk);
-    });
-    upstream.on('data', (chunk: Buffer) => {
-      if (!pair.frozen) client.write(chunk);
-    });
-    const close = () => {
-      this.#pairs.delete(pair);
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', close).on('close', () => {
-      if (!pair.frozen) close();
-    });
-    upstream.on('error', close).on('close', () => {
-      if (!pair.frozen) close();
-    });
-  }
-
-  /** Freezes the listener connections open now; returns how many. */
-  freezeListeners(): number {
-    let n = 0;
-    for (const pair of this.#pairs) {
-      if (pair.listener && !pair.frozen) {
-        pair.frozen = true;
-        n++;
-      }
-    }
-    return n;
-  }
-
-  async close(): Promise<void> {
-    for (const pair of this.#pairs) {
-      pair.client.destroy();
-      pair.upstream.destroy();
-    }
-    this.#pairs.clear();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-  }
-}
-
 /** Polls `probe` until it returns something, bounded; returns it and how long it took. */
 async function waitFor<T>(
   what: string | (() => Promise<string>),
@@ -325,7 +242,7 @@ function stillRunning(server: ServerProcess): boolean {
 describe.skipIf(!postgres.available)('multi-instance on PostgreSQL (cache + LISTEN/NOTIFY)', () => {
   let db: TestDatabase | undefined;
   let pgAdmin: pg.Client | undefined;
-  let proxy: SilentDeathProxy | undefined;
+  let proxy: FaultProxy | undefined;
 
   afterEach(async () => {
     await killAllServers();
@@ -355,7 +272,7 @@ describe.skipIf(!postgres.available)('multi-instance on PostgreSQL (cache + LIST
     let envB: Record<string, string | undefined> = { ...env, ...options.envB };
     if (options.bThroughProxy) {
       const target = new URL(db.url);
-      proxy = await SilentDeathProxy.start(target.hostname, Number(target.port || 5432));
+      proxy = await FaultProxy.start(target.hostname, Number(target.port || 5432));
       const viaProxy = new URL(db.url);
       viaProxy.hostname = '127.0.0.1';
       viaProxy.port = String(proxy.port);
