@@ -34,6 +34,19 @@ for (const dialect of DIALECTS) {
       expect(again.json().error).toBe('conflict');
     });
 
+    it('stores the password as argon2id and gives every sign-in a fresh 256-bit session', async () => {
+      const stored = await t.container.store.repos.users.findByUsername('admin');
+      expect(stored?.passwordHash).toMatch(/^\$argon2id\$/);
+      const values = new Set<string>();
+      for (let i = 0; i < 3; i++) {
+        const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: ADMIN });
+        const value = res.cookies.find((c) => c.name === 'keyfob_session')!.value;
+        expect(Buffer.from(value, 'base64url').length).toBeGreaterThanOrEqual(32);
+        values.add(value);
+      }
+      expect(values.size).toBe(3);
+    });
+
     it('logs in, refuses wrong passwords and unknown users alike, and audits both', async () => {
       const ok = await t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'ADMIN', password: ADMIN.password } });
       expect(ok.statusCode).toBe(200);
@@ -103,3 +116,16 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe('session cookie behind an https issuer', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp(DIALECTS[0]!, { KEYFOB_BASE_URL: 'https://keyfob.example.com' });
+  });
+  afterAll(async () => t?.close());
+
+  it('is Secure, HttpOnly and SameSite=Lax', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/api/v1/setup', payload: ADMIN });
+    expect(res.cookies.find((c) => c.name === 'keyfob_session')).toMatchObject({ secure: true, httpOnly: true, sameSite: 'Lax' });
+  });
+});
