@@ -10,7 +10,8 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
   requireExpiry: false,
   expiryPresetsDays: [7, 30, 90, 365],
   defaultExpiryDays: 30,
-  maxTokensPerUser: null,
+  // An abuse limit as well as a policy: one account cannot fill the store with tokens.
+  maxTokensPerUser: 500,
   rotationGraceSeconds: 0,
   exchangedTokenTtlSeconds: 900,
 });
