@@ -111,11 +111,15 @@ export interface FoundToken {
 
 /**
  * Every well-formed token with one of `acceptedPrefixes` and a valid checksum inside `text`
- * (secret scanning). Look-alikes with a bad checksum are not reported.
+ * (secret scanning). Look-alikes with a bad checksum are not reported. Nothing is required on
+ * the left: a token glued to other text (`\nkf_pat_…` in an escaped string, `%20kf_pat_…`,
+ * `my_kf_pat_…`) is still found; the checksum keeps that from finding what is not a token.
  */
 export function findTokens(text: string, acceptedPrefixes: readonly string[]): FoundToken[] {
   const found: FoundToken[] = [];
-  const pattern = new RegExp(TOKEN_SEARCH_PATTERN, 'g');
+  const valid = acceptedPrefixes.filter(isValidPrefix); // nothing in a valid prefix needs escaping
+  if (valid.length === 0) return found;
+  const pattern = new RegExp(`(?:${valid.join('|')})_[0-9A-Za-z]{${BODY_LENGTH}}(?![0-9A-Za-z])`, 'g');
   for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
     if (parseToken(match[0], acceptedPrefixes).ok) found.push({ token: match[0], index: match.index });
   }

@@ -82,10 +82,12 @@ describe('findTokens', () => {
     const b = generateToken('old_pat').token;
     const other = generateToken('zz_pat').token;
     const broken = `${a.slice(0, -1)}${a.endsWith('0') ? '1' : '0'}`;
-    const text = `A=${a}\n"${b}",${other} ${broken} x${a}y ${a}`;
+    const text = `A=${a}\n"${b}",${other} ${broken} x${a}y ${a} "\\n${b}" %20${a}`;
     expect(findTokens(text, ['kf_pat', 'old_pat'])).toEqual([
       { token: a, index: 2 },
       { token: b, index: text.indexOf(b) },
+      { token: a, index: text.indexOf(` ${a} `) + 1 },
+      { token: b, index: text.lastIndexOf(b) },
       { token: a, index: text.lastIndexOf(a) },
     ]);
     expect(findTokens(text, ['zz_pat']).map((f) => f.token)).toEqual([other]);

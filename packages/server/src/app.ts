@@ -32,7 +32,8 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   const { config } = container;
   const app = Fastify({
     logger: loggerOptions(config.logLevel, options.logStream),
-    trustProxy: config.trustProxy,
+    // A hop count is spelled as a number in the environment; Fastify takes it as one too.
+    trustProxy: config.trustProxy as boolean | string,
     bodyLimit: config.bodyLimitBytes,
     http: { maxHeaderSize: config.maxHeaderBytes },
     return503OnClosing: true,

@@ -3,7 +3,7 @@ import { relative } from 'node:path';
 import { isValidPrefix } from '@keyfob/protocol';
 import { loadAcceptedPrefixes } from '../config/load.js';
 import { listFiles } from '../scan/file-walker.js';
-import { scanFile, type Finding } from '../scan/token-scan.js';
+import { MAX_FILE_BYTES, scanFile, type Finding } from '../scan/token-scan.js';
 
 interface ScanOptions {
   readonly json?: boolean;
@@ -36,8 +36,10 @@ Examples:
   git diff --cached --name-only --diff-filter=ACM -z | xargs -0 -r npx keyfob scan
 
 Output is one line per token, "file:line:column  hint", where the hint is the prefix and the
-first and last 4 characters: never the whole token. Exit codes: 0 nothing found, 1 tokens found
-(or an error, described on stderr).`,
+first and last 4 characters: never the whole token. Files are read as they are on disk (in a
+hook, the working tree, not the staged copy); folders honour .gitignore, so an ignored file is
+scanned only when named. Exit codes: 0 nothing found, 1 tokens found (or an error, described on
+stderr).`,
     )
     .action(async (paths: string[], options: ScanOptions) => {
       process.exitCode = await runScan(paths.length > 0 ? paths : ['.'], options);
@@ -54,9 +56,11 @@ async function runScan(paths: readonly string[], options: ScanOptions): Promise<
   const findings: Finding[] = [];
   let binary = 0;
   let tooLarge = 0;
+  let unreadable = 0;
   for (const [i, file] of files.entries()) {
-    const result = await scanFile(file, prefixes).catch(() => undefined); // unreadable: skipped like a binary
-    if (result === undefined || result.kind === 'binary') binary++;
+    const result = await scanFile(file, prefixes).catch(() => undefined);
+    if (result === undefined) unreadable++;
+    else if (result.kind === 'binary') binary++;
     else if (result.kind === 'too_large') tooLarge++;
     else findings.push(...result.findings.map((f) => ({ ...f, file: displayPath(f.file) })));
     progress?.update(i + 1);
@@ -66,14 +70,18 @@ async function runScan(paths: readonly string[], options: ScanOptions): Promise<
   const reported = options.revoke === undefined ? undefined : await report(options.revoke, findings);
   if (options.json) {
     const items = findings.map(({ token: _secret, ...rest }) => rest);
-    console.log(JSON.stringify({ findings: items, scannedFiles: files.length, skippedBinary: binary, skippedTooLarge: tooLarge, reported: reported ?? null }, null, 2));
+    console.log(JSON.stringify({ findings: items, scannedFiles: files.length, skippedBinary: binary, skippedTooLarge: tooLarge, skippedUnreadable: unreadable, reported: reported ?? null }, null, 2));
   } else {
     for (const f of findings) console.log(`${f.file}:${f.line}:${f.column}  ${f.hint}`);
     const where = new Set(findings.map((f) => f.file)).size;
+    const skipped = [[binary, 'binary'], [tooLarge, `over ${MAX_FILE_BYTES / 1024 / 1024} MiB`], [unreadable, 'unreadable']]
+      .filter(([n]) => (n as number) > 0)
+      .map(([n, why]) => `${n} ${why}`);
+    const notScanned = skipped.length > 0 ? `; not scanned: ${skipped.join(', ')}` : '';
     console.error(
       findings.length === 0
-        ? `no keyfob tokens in ${files.length} files (${prefixes.join(', ')})`
-        : `found ${findings.length} keyfob token${findings.length === 1 ? '' : 's'} in ${where} file${where === 1 ? '' : 's'} (${files.length} scanned)`,
+        ? `no keyfob tokens in ${files.length} files (${prefixes.join(', ')})${notScanned}`
+        : `found ${findings.length} keyfob token${findings.length === 1 ? '' : 's'} in ${where} file${where === 1 ? '' : 's'} (${files.length} files${notScanned})`,
     );
     if (reported !== undefined) console.error(`reported ${reported} token${reported === 1 ? '' : 's'} to ${options.revoke}: each one still active is now revoked`);
     else if (findings.length > 0) console.error('remove them, and revoke them (keyfob scan --revoke <server>, or in the console)');
@@ -84,7 +92,11 @@ async function runScan(paths: readonly string[], options: ScanOptions): Promise<
 /** POSTs the distinct tokens to the server's public revocation endpoint; returns how many. */
 async function report(server: string, findings: readonly Finding[]): Promise<number> {
   const tokens = [...new Set(findings.map((f) => f.token))];
-  const url = new URL('/credentials/revoke', server);
+  // Relative to the server's URL, which may have a path (keyfob behind a prefix).
+  const url = new URL('credentials/revoke', server.endsWith('/') ? server : `${server}/`);
+  if (url.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)) {
+    console.error(`warning: sending the tokens found to ${url.origin} over plain http`);
+  }
   for (let from = 0; from < tokens.length; from += REPORT_CHUNK) {
     const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ credentials: tokens.slice(from, from + REPORT_CHUNK) }) });
     if (res.status !== 202) throw new Error(`${url} answered ${res.status}: ${(await res.text()).slice(0, 200)}`);

@@ -36,7 +36,8 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** One log line per request (Fastify's request logging); off by default: it costs the hot path. */
   readonly accessLog: boolean;
-  readonly trustProxy: boolean | string;
+  /** Whose X-Forwarded-For is believed: nobody, a number of hops, or proxy addresses/CIDRs. */
+  readonly trustProxy: false | number | string;
   readonly sessionTtlSeconds: number;
   readonly usageFlushIntervalMs: number;
   readonly bodyLimitBytes: number;

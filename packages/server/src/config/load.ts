@@ -55,8 +55,7 @@ export function loadConfig(env: Env = process.env): Config {
   const accessLog = get('KEYFOB_ACCESS_LOG') ?? 'off';
   if (accessLog !== 'on' && accessLog !== 'off') throw new ConfigError('KEYFOB_ACCESS_LOG', 'must be on or off');
 
-  const trustProxyRaw = get('KEYFOB_TRUST_PROXY');
-  const trustProxy = trustProxyRaw === undefined || trustProxyRaw === 'false' ? false : trustProxyRaw === 'true' ? true : trustProxyRaw;
+  const trustProxy = parseTrustProxy(get('KEYFOB_TRUST_PROXY'));
 
   const cacheSwitch = get('KEYFOB_VERIFY_CACHE') ?? 'on';
   if (cacheSwitch !== 'on' && cacheSwitch !== 'off') throw new ConfigError('KEYFOB_VERIFY_CACHE', 'must be on or off');
@@ -102,6 +101,23 @@ export function loadConfig(env: Env = process.env): Config {
   });
 }
 
+/**
+ * Whose X-Forwarded-For to believe: `false`, a number of proxy hops, or a comma list of proxy
+ * addresses/CIDRs. `true` (every peer) is refused: any client could then name its own address
+ * and walk past the abuse limits and IP allow-lists.
+ */
+function parseTrustProxy(raw: string | undefined): false | number | string {
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') throw new ConfigError('KEYFOB_TRUST_PROXY', 'true would trust X-Forwarded-For from every client; name the proxies (addresses or CIDRs, comma-separated) or the number of proxy hops');
+  if (/^\d{1,2}$/.test(raw)) return Number(raw);
+  for (const part of raw.split(',').map((p) => p.trim())) {
+    if (!/^[0-9A-Fa-f:.]+(\/\d{1,3})?$/.test(part) && !['loopback', 'linklocal', 'uniquelocal'].includes(part)) {
+      throw new ConfigError('KEYFOB_TRUST_PROXY', `"${part}" is not an address or CIDR (or loopback, linklocal, uniquelocal)`);
+    }
+  }
+  return raw;
+}
+
 /** GitHub's secret-scanning keys: a path to the JSON GitHub publishes, or that JSON itself. */
 function scanningKeys(raw: string | undefined): ScanningKeys | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;
@@ -127,7 +143,7 @@ export const LIMIT_SETTINGS: Readonly<Record<LimitName, { readonly env: string; 
   loginFailuresPerIp: { env: 'KEYFOB_LIMIT_LOGIN_PER_IP', fallback: '50/15m' },
   tokenCreations: { env: 'KEYFOB_LIMIT_TOKEN_CREATIONS', fallback: '60/1h' },
   exchanges: { env: 'KEYFOB_LIMIT_EXCHANGES', fallback: '120/1m' },
-  credentialReports: { env: 'KEYFOB_LIMIT_CREDENTIAL_REPORTS', fallback: '30/1m' },
+  credentialReports: { env: 'KEYFOB_LIMIT_CREDENTIAL_REPORTS', fallback: '1000/1h' },
 });
 
 function limitRules(get: (n: string) => string | undefined): LimitRules {

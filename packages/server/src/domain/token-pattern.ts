@@ -11,8 +11,9 @@ export interface TokenPatternRules {
 
 /** `prefixes`: the current prefix first, then older ones that still verify. */
 export function tokenPatternRules(prefixes: readonly string[], issuer: string): TokenPatternRules {
-  // Prefixes match [a-z][a-z0-9_]{1,15}: nothing in them needs escaping.
-  const regex = `\\b(?:${prefixes.join('|')})_[0-9A-Za-z]{${BODY_LENGTH}}\\b`;
+  // Prefixes match [a-z][a-z0-9_]{1,15}: nothing in them needs escaping. Nothing is required on
+  // the left (a token glued to other text is still a leak); RE2 has no look-ahead, so the end is \b.
+  const regex = `(?:${prefixes.join('|')})_[0-9A-Za-z]{${BODY_LENGTH}}\\b`;
   const gitleaksToml = [
     `# keyfob personal access tokens issued by ${issuer}`,
     '# Use: gitleaks detect --config keyfob-gitleaks.toml',

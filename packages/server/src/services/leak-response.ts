@@ -16,6 +16,11 @@ export type LeakSource = Readonly<Record<string, string>> & { readonly reporter:
 export class LeakResponse {
   constructor(private readonly deps: { verifier: Verifier; pats: PatService; acceptedPrefixes: readonly string[] }) {}
 
+  /** How many distinct credentials of a report are well-formed tokens (each one costs a lookup). */
+  wellFormedCount(credentials: readonly string[]): number {
+    return new Set(credentials.filter((c) => parseToken(c, this.deps.acceptedPrefixes).ok)).size;
+  }
+
   /** Handles each distinct credential once; the verdicts are keyed by the credential as given. */
   async report(credentials: readonly string[], source: (credential: string) => LeakSource, meta: Pick<Actor, 'ip' | 'userAgent'>): Promise<Map<string, LeakVerdict>> {
     const actor: Actor = { userId: null, tokenId: null, ...meta };

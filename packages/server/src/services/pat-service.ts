@@ -41,7 +41,6 @@ export class PatService {
 
   async create(principal: Principal, body: CreatePatBody): Promise<CreatedToken> {
     const { store, clock } = this.deps;
-    await this.deps.limiter.consume('tokenCreations', principal.user.id);
     const now = clock.now();
     const name = body.name.trim();
     if (name === '') throw new ValidationError('name', 'must not be blank');
@@ -63,6 +62,8 @@ export class PatService {
       throw new PolicyViolation(body.expiresAt !== undefined ? 'expiresAt' : 'expiresInDays', 'must not be later than the expiry of the token making this request');
     }
 
+    // Counted once the request is valid: a mistyped form does not use up the hour.
+    await this.deps.limiter.consume('tokenCreations', principal.user.id);
     const generated = generateToken(this.deps.tokenPrefix);
     const digest = this.deps.hasher.digest(generated.token);
     const pat = await store.transaction(async (repos) => {

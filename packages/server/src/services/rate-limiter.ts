@@ -10,10 +10,10 @@ export interface WindowCount {
 
 /** Fixed-window counters: in this process, or shared by every instance (Redis). */
 export interface CounterStore {
-  /** Adds one to `key`'s count, opening a window of `windowMs` if none is open. */
-  hit(key: string, windowMs: number, now: number): Promise<WindowCount>;
-  /** The open window's count, without adding to it. */
-  peek(key: string, now: number): Promise<WindowCount | undefined>;
+  /** Adds `cost` to `key`'s count, opening a window of `windowMs` if none is open. */
+  hit(key: string, windowMs: number, now: number, cost?: number): Promise<WindowCount>;
+  /** Takes one back from an open window (an attempt that turned out fine). */
+  refund(key: string, now: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -22,7 +22,8 @@ export const DEFAULT_MAX_SUBJECTS = 100_000;
 
 /**
  * A map of windows bounded by `maxKeys`. Windows are inserted in the order they open and never
- * re-inserted, so the oldest are evicted first: first the ones already over, then the oldest open.
+ * re-inserted, so the oldest are evicted first: when full, the ones already over go, then the
+ * oldest open ones until a tenth of the room is free (so eviction is not paid on every insert).
  */
 class BoundedWindows<T extends { resetAtMs: number }> {
   readonly #entries = new Map<string, T>();
@@ -48,14 +49,11 @@ class BoundedWindows<T extends { resetAtMs: number }> {
   }
 
   #evict(now: number): void {
+    const target = Math.max(0, this.maxKeys - Math.max(1, Math.ceil(this.maxKeys / 10)));
     for (const [key, entry] of this.#entries) if (entry.resetAtMs <= now) this.#entries.delete(key);
-    // Still full: drop the oldest tenth, so eviction is not paid on every insert.
-    if (this.#entries.size >= this.maxKeys) {
-      let drop = Math.max(1, Math.ceil(this.maxKeys / 10));
-      for (const key of this.#entries.keys()) {
-        this.#entries.delete(key);
-        if (--drop === 0) break;
-      }
+    for (const key of this.#entries.keys()) {
+      if (this.#entries.size <= target) break;
+      this.#entries.delete(key);
     }
   }
 }
@@ -66,21 +64,22 @@ export class MemoryCounterStore implements CounterStore {
     this.#windows = new BoundedWindows(maxKeys);
   }
 
-  hit(key: string, windowMs: number, now: number): Promise<WindowCount> {
-    return Promise.resolve(this.hitNow(key, windowMs, now));
+  hit(key: string, windowMs: number, now: number, cost = 1): Promise<WindowCount> {
+    return Promise.resolve(this.hitNow(key, windowMs, now, cost));
   }
 
   /** The same as `hit`, synchronously. */
-  hitNow(key: string, windowMs: number, now: number): WindowCount {
+  hitNow(key: string, windowMs: number, now: number, cost = 1): WindowCount {
     let window = this.#windows.get(key, now);
     if (window === undefined) this.#windows.set(key, (window = { count: 0, resetAtMs: now + windowMs }), now);
-    window.count++;
+    window.count += cost;
     return { count: window.count, resetAtMs: window.resetAtMs };
   }
 
-  peek(key: string, now: number): Promise<WindowCount | undefined> {
+  refund(key: string, now: number): Promise<void> {
     const window = this.#windows.get(key, now);
-    return Promise.resolve(window && { count: window.count, resetAtMs: window.resetAtMs });
+    if (window !== undefined && window.count > 0) window.count--;
+    return Promise.resolve();
   }
 
   get size(): number {
@@ -110,21 +109,22 @@ const MESSAGES: Record<LimitName, string> = {
 };
 
 /**
- * Abuse limits. Failures (`recordFailure`) are counted after the fact and block the subject once
- * over; attempts (`consume`) are counted before the action and refuse it once over. Counts are
- * shared through the store; a subject found over its limit is also remembered here, so that
- * a blocked address is refused on the hot path without a round trip (`blockedFor`).
+ * Abuse limits. Attempts (`consume`) are counted before the action and refuse it once over (and
+ * can be given back, `refund`, when the attempt turns out fine); failures (`recordFailure`) are
+ * counted after the fact and block the subject once it reaches the limit. Counts are shared
+ * through the store; a subject found over its limit is also remembered here, so that a blocked
+ * address is refused on the hot path without a round trip (`blockedFor`). Another instance learns
+ * of the block at the subject's next counted event there.
  *
  * A shared store that fails does not open the gates: counting goes on in this process.
  */
 export class RateLimiter {
-  readonly #fallback: MemoryCounterStore;
-  readonly #blocks: BoundedWindows<{ resetAtMs: number }>;
+  // One table per limit: subjects rotated through one limit cannot evict another limit's counts.
+  readonly #fallback = new Map<LimitName, MemoryCounterStore>();
+  readonly #blocks = new Map<LimitName, BoundedWindows<{ resetAtMs: number }>>();
+  #blockCount = 0;
 
-  constructor(private readonly deps: RateLimiterDeps) {
-    this.#fallback = new MemoryCounterStore(deps.maxSubjects);
-    this.#blocks = new BoundedWindows(deps.maxSubjects ?? DEFAULT_MAX_SUBJECTS);
-  }
+  constructor(private readonly deps: RateLimiterDeps) {}
 
   rule(name: LimitName): LimitRule | null {
     return this.deps.rules[name];
@@ -132,21 +132,12 @@ export class RateLimiter {
 
   /** Seconds until the subject may try again, when this instance knows it is blocked. Synchronous. */
   blockedFor(name: LimitName, subject: string): number | undefined {
-    if (this.#blocks.size === 0 || this.deps.rules[name] === null) return undefined;
+    if (this.#blockCount === 0) return undefined;
+    const blocks = this.#blocks.get(name);
+    if (blocks === undefined || this.deps.rules[name] === null) return undefined;
     const now = this.deps.clock.now();
-    const block = this.#blocks.get(`${name}\u0000${subject}`, now);
+    const block = blocks.get(subject, now);
     return block === undefined ? undefined : secondsUntil(block.resetAtMs, now);
-  }
-
-  /** Throws `rate_limited` when the subject has used up its limit (reads the shared count). */
-  async check(name: LimitName, subject: string): Promise<void> {
-    const rule = this.deps.rules[name];
-    if (rule === null) return;
-    const local = this.blockedFor(name, subject);
-    if (local !== undefined) throw rateLimited(name, local);
-    const now = this.deps.clock.now();
-    const count = await this.#shared((store) => store.peek(this.#key(name, subject), now));
-    if (count !== undefined && count.count >= rule.limit) throw this.#block(name, subject, count.resetAtMs, now);
   }
 
   /**
@@ -157,24 +148,37 @@ export class RateLimiter {
     const rule = this.deps.rules[name];
     if (rule === null) return undefined;
     const now = this.deps.clock.now();
-    const count = await this.#shared((store) => store.hit(this.#key(name, subject), rule.windowMs, now));
+    const count = await this.#shared(name, (store) => store.hit(this.#key(name, subject), rule.windowMs, now));
     if (count.count < rule.limit) return undefined;
     const error = this.#block(name, subject, count.resetAtMs, now);
     return count.count > rule.limit ? error : undefined;
   }
 
-  /** Counts one attempt and throws `rate_limited` if it goes past the limit (the action must not happen). */
-  async consume(name: LimitName, subject: string): Promise<void> {
+  /**
+   * Counts an attempt (worth `cost`) before the action and throws `rate_limited` if it goes past
+   * the limit: the action must not happen. Counting first makes the limit hold for attempts made
+   * in parallel, too.
+   */
+  async consume(name: LimitName, subject: string, cost = 1): Promise<void> {
     const rule = this.deps.rules[name];
     if (rule === null) return;
     const now = this.deps.clock.now();
-    const count = await this.#shared((store) => store.hit(this.#key(name, subject), rule.windowMs, now));
-    if (count.count > rule.limit) throw rateLimited(name, secondsUntil(count.resetAtMs, now));
+    const count = await this.#shared(name, (store) => store.hit(this.#key(name, subject), rule.windowMs, now, cost));
+    if (count.count > rule.limit) throw this.#block(name, subject, count.resetAtMs, now);
+  }
+
+  /** Gives back one `consume` whose attempt turned out fine (a successful sign-in is not a failure). */
+  async refund(name: LimitName, subject: string): Promise<void> {
+    if (this.deps.rules[name] === null) return;
+    const now = this.deps.clock.now();
+    await this.#shared(name, (store) => store.refund(this.#key(name, subject), now));
   }
 
   /** Subjects held in this process (counts kept here and known blocks), for tests of its bound. */
   get trackedSubjects(): number {
-    return this.#fallback.size + this.#blocks.size;
+    let n = 0;
+    for (const table of [...this.#fallback.values(), ...this.#blocks.values()]) n += table.size;
+    return n;
   }
 
   async close(): Promise<void> {
@@ -186,19 +190,25 @@ export class RateLimiter {
   }
 
   #block(name: LimitName, subject: string, resetAtMs: number, now: number): KeyfobError {
-    this.#blocks.set(`${name}\u0000${subject}`, { resetAtMs }, now);
+    let blocks = this.#blocks.get(name);
+    if (blocks === undefined) this.#blocks.set(name, (blocks = new BoundedWindows(this.deps.maxSubjects ?? DEFAULT_MAX_SUBJECTS)));
+    blocks.set(subject, { resetAtMs }, now);
+    this.#blockCount = 1;
     return rateLimited(name, secondsUntil(resetAtMs, now));
   }
 
-  async #shared<T>(op: (store: CounterStore) => Promise<T>): Promise<T> {
+  async #shared<T>(name: LimitName, op: (store: CounterStore) => Promise<T>): Promise<T> {
     const store = this.deps.store;
-    if (store === undefined) return op(this.#fallback);
-    try {
-      return await op(store);
-    } catch (error) {
-      this.deps.onStoreError?.(error);
-      return op(this.#fallback);
+    if (store !== undefined) {
+      try {
+        return await op(store);
+      } catch (error) {
+        this.deps.onStoreError?.(error);
+      }
     }
+    let fallback = this.#fallback.get(name);
+    if (fallback === undefined) this.#fallback.set(name, (fallback = new MemoryCounterStore(this.deps.maxSubjects)));
+    return op(fallback);
   }
 }
 

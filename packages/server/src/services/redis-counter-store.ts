@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
 import type { CounterStore, WindowCount } from './rate-limiter.js';
 
-// One round trip, atomic: a key without an expiry (its first INCR raced a crash) gets one here.
+// One round trip, atomic: a key without an expiry (its first INCRBY raced a crash) gets one here.
 const HIT = `
-local count = redis.call('INCR', KEYS[1])
+local count = redis.call('INCRBY', KEYS[1], ARGV[2])
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
@@ -11,10 +11,11 @@ if ttl < 0 then
 end
 return {count, ttl}`;
 
-const PEEK = `
-local count = redis.call('GET', KEYS[1])
-if not count then return nil end
-return {tonumber(count), redis.call('PTTL', KEYS[1])}`;
+// Never below zero, never a key without an expiry.
+const REFUND = `
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count > 0 then redis.call('DECR', KEYS[1]) end
+return 0`;
 
 export interface RedisCounterStoreOptions {
   readonly url: string;
@@ -57,15 +58,13 @@ export class RedisCounterStore implements CounterStore {
     }
   }
 
-  async hit(key: string, windowMs: number, now: number): Promise<WindowCount> {
-    const [count, ttl] = (await this.#redis.eval(HIT, 1, this.#prefix + key, String(windowMs))) as [number, number];
+  async hit(key: string, windowMs: number, now: number, cost = 1): Promise<WindowCount> {
+    const [count, ttl] = (await this.#redis.eval(HIT, 1, this.#prefix + key, String(windowMs), String(cost))) as [number, number];
     return { count, resetAtMs: now + ttl };
   }
 
-  async peek(key: string, now: number): Promise<WindowCount | undefined> {
-    const found = (await this.#redis.eval(PEEK, 1, this.#prefix + key)) as [number, number] | null;
-    if (found === null) return undefined;
-    return { count: found[0], resetAtMs: now + Math.max(found[1], 0) };
+  async refund(key: string): Promise<void> {
+    await this.#redis.eval(REFUND, 1, this.#prefix + key);
   }
 
   async close(): Promise<void> {

@@ -31,27 +31,41 @@ export class SessionService {
 
   async login(username: string, password: string, meta: Omit<Actor, 'userId' | 'tokenId'>): Promise<StartedSession> {
     const { store, clock, limiter } = this.deps;
-    // Refused before the password is checked: a right guess past the limit learns nothing.
+    // Every attempt is counted before the password is checked (so parallel attempts cannot slip
+    // past the limit, and a right guess past it is refused); a successful one is given back.
     const userSubject = username.normalize('NFKC').toLowerCase();
     const ipSubject = meta.ip === null ? undefined : addressSubject(meta.ip);
-    await limiter.check('loginFailuresPerUser', userSubject);
-    if (ipSubject !== undefined) await limiter.check('loginFailuresPerIp', ipSubject);
-    const user = await store.repos.users.findByUsername(username);
-    const passwordOk = await verifyPassword(user?.passwordHash ?? null, password);
-    const now = clock.now();
-    if (!user || !passwordOk || user.disabledAt !== null) {
-      await limiter.recordFailure('loginFailuresPerUser', userSubject);
-      if (ipSubject !== undefined) await limiter.recordFailure('loginFailuresPerIp', ipSubject);
-      // The attempt is not the targeted user's doing: they are the target, never the actor.
-      await recordAudit(store.repos, { userId: null, tokenId: null, ...meta }, {
-        action: 'auth.login_failed',
-        targetType: 'user',
-        ...(user ? { targetId: user.id } : {}),
-        details: { username: username.slice(0, 100), reason: !user ? 'unknown_user' : !passwordOk ? 'bad_password' : 'disabled' },
-      }, now);
-      throw new KeyfobError('invalid_credentials', 'username or password is incorrect');
+    await limiter.consume('loginFailuresPerUser', userSubject);
+    if (ipSubject !== undefined) {
+      await limiter.consume('loginFailuresPerIp', ipSubject).catch(async (error: unknown) => {
+        await limiter.refund('loginFailuresPerUser', userSubject);
+        throw error;
+      });
     }
-    return this.start(user, meta, now);
+    let failed = false;
+    try {
+      const user = await store.repos.users.findByUsername(username);
+      const passwordOk = await verifyPassword(user?.passwordHash ?? null, password);
+      const now = clock.now();
+      if (!user || !passwordOk || user.disabledAt !== null) {
+        failed = true;
+        // The attempt is not the targeted user's doing: they are the target, never the actor.
+        await recordAudit(store.repos, { userId: null, tokenId: null, ...meta }, {
+          action: 'auth.login_failed',
+          targetType: 'user',
+          ...(user ? { targetId: user.id } : {}),
+          details: { username: username.slice(0, 100), reason: !user ? 'unknown_user' : !passwordOk ? 'bad_password' : 'disabled' },
+        }, now);
+        throw new KeyfobError('invalid_credentials', 'username or password is incorrect');
+      }
+      return await this.start(user, meta, now);
+    } finally {
+      // Only failed sign-ins stay counted (a store error is not the caller's failure either).
+      if (!failed) {
+        await limiter.refund('loginFailuresPerUser', userSubject);
+        if (ipSubject !== undefined) await limiter.refund('loginFailuresPerIp', ipSubject);
+      }
+    }
   }
 
   /** Opens a session for a user that has already proven who they are (login, first-run setup). */

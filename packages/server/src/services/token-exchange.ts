@@ -6,7 +6,6 @@ import type { Store } from '../repositories/store.js';
 import type { AuditBatcher } from './audit-batcher.js';
 import type { Clock } from './clock.js';
 import type { RateLimiter } from './rate-limiter.js';
-import { addressSubject } from '../domain/rate-limits.js';
 import { PAT_ID_CLAIM, type ExchangedTokens } from './exchanged-tokens.js';
 import type { PolicyService } from './policy-service.js';
 import type { Verifier } from './verifier.js';
@@ -47,7 +46,11 @@ export class TokenExchange {
       clock: Clock;
       verifier: Verifier;
       policy: PolicyService;
-      /** Exchanges per PAT (KEYFOB_LIMIT_EXCHANGES); unknown subject tokens count as failed authentications of the address. */
+      /**
+       * Exchanges per PAT (KEYFOB_LIMIT_EXCHANGES). A bad subject token is not counted against
+       * the address: the caller is an authenticated client (a gateway passing on its users'
+       * tokens), and counting them would let any of its users lock it out.
+       */
       limiter: RateLimiter;
       tokens: ExchangedTokens;
       /** Exchange events are group-committed: answered only once written. */
@@ -88,10 +91,6 @@ export class TokenExchange {
     const outcome = await this.deps.verifier.verify(subjectToken, { audience, ip });
     if (!outcome.ok) {
       if (outcome.reason === 'audience_mismatch') throw new OAuthError('invalid_target', 'the subject token may not be used for this resource');
-      if (outcome.reason === 'unknown' || outcome.reason === 'malformed') {
-        const limited = await this.deps.limiter.recordFailure('authFailures', addressSubject(ip));
-        if (limited) throw limited;
-      }
       throw new OAuthError('invalid_request', 'subject_token is invalid, expired or revoked');
     }
     const { pat, user, grant } = outcome;

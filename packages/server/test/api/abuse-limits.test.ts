@@ -57,8 +57,17 @@ describe('abuse limits: failed verifications per address', () => {
   it('does not count expired, revoked or under-scoped tokens (they are not guesses)', async () => {
     const revoked = await createToken(t, admin);
     await t.app.inject({ method: 'DELETE', url: `/api/v1/me/tokens/${revoked.id}`, headers: asSession(admin) });
-    for (let i = 0; i < 8; i++) expect((await self(revoked.token, '198.51.100.77')).statusCode).toBe(401);
-    expect((await self(good, '198.51.100.77')).statusCode).toBe(200);
+    const narrow = await createToken(t, admin, { scopes: ['tokens:read'] });
+    const shortLived = await createToken(t, admin, { expiresInDays: 1 });
+    const from = '198.51.100.77';
+    for (let i = 0; i < 4; i++) {
+      expect((await self(revoked.token, from)).statusCode).toBe(401);
+      const underScoped = await t.app.inject({ method: 'GET', url: '/api/v1/admin/users', headers: { ...bearer(narrow.token), 'x-forwarded-for': from } });
+      expect(underScoped.statusCode).toBe(403);
+    }
+    t.clock.advance(86_400_000 + 1);
+    for (let i = 0; i < 4; i++) expect((await self(shortLived.token, from)).statusCode).toBe(401);
+    expect((await self(good, from)).statusCode).toBe(200);
   });
 });
 
@@ -99,6 +108,14 @@ describe('abuse limits: sign-in', () => {
     expect((await login('dave', 'dave-password-1', '192.0.2.50')).statusCode).toBe(200);
     t.clock.advance(15 * MINUTE + 1000);
     expect((await login('carol', 'carol-password-1', '192.0.2.50')).statusCode).toBe(200);
+  });
+
+  it('holds for attempts made in parallel: no more than the limit are checked at all', async () => {
+    const attempts = await Promise.all(Array.from({ length: 20 }, (_, i) => login('dave', `wrong-${i}`, `192.0.2.${100 + i}`)));
+    const statuses = attempts.map((r) => r.statusCode);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(3);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(17);
+    expectLimited(await login('dave', 'dave-password-1', '192.0.2.200'));
   });
 
   it('refuses an address that fails for many usernames', async () => {
@@ -148,15 +165,16 @@ describe('abuse limits: token creation and exchange', () => {
     expect((await form(t, '/oauth/token', exchangeParams(a.token), basic(client))).statusCode).toBe(200);
   });
 
-  it('counts failed client authentication and unknown subject tokens against the address', async () => {
+  it('counts failed client authentication against the address, but not the bad subject tokens an authenticated client passes on', async () => {
     const wrong = { clientId: client.clientId, clientSecret: `${client.clientSecret}x` };
-    const at = (headers: Record<string, string>, params: Record<string, string | string[]>, url = '/oauth/token') =>
-      t.app.inject({ method: 'POST', url, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, payload: new URLSearchParams(params as Record<string, string>).toString(), remoteAddress: '203.0.113.80' });
-    expect((await at(basic(wrong), exchangeParams(unknownToken()) as Record<string, string>)).statusCode).toBe(401);
-    expect((await at(basic(wrong), exchangeParams(unknownToken()) as Record<string, string>)).statusCode).toBe(401);
-    expect((await at(basic(client), exchangeParams(unknownToken()) as Record<string, string>)).statusCode).toBe(400);
-    expect((await at(basic(client), exchangeParams(unknownToken()) as Record<string, string>)).statusCode).toBe(400);
+    const at = (headers: Record<string, string>, params: Record<string, string | string[]>, url = '/oauth/token', from = '203.0.113.80') =>
+      t.app.inject({ method: 'POST', url, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, payload: new URLSearchParams(params as Record<string, string>).toString(), remoteAddress: from });
+    // A gateway passing on its users' junk tokens is not locked out by them.
+    for (let i = 0; i < 10; i++) expect((await at(basic(client), exchangeParams(unknownToken()) as Record<string, string>, '/oauth/token', '203.0.113.81')).statusCode).toBe(400);
     const good = await createToken(t, admin);
+    expect((await at(basic(client), { token: good.token }, '/oauth/introspect', '203.0.113.81')).statusCode).toBe(200);
+    // Wrong client secrets are guesses: after four, the address is refused, good secret or not.
+    for (let i = 0; i < 4; i++) expect((await at(basic(wrong), exchangeParams(unknownToken()) as Record<string, string>)).statusCode).toBe(401);
     expectLimited(await at(basic(client), { token: good.token }, '/oauth/introspect'), 'oauth');
     const elsewhere = await form(t, '/oauth/introspect', { token: good.token }, basic(client));
     expect(elsewhere.statusCode).toBe(200);
@@ -225,6 +243,20 @@ describe.skipIf(!REDIS_URL)('abuse limits shared through Redis', () => {
     expectLimited(await self(a!, '203.0.113.5'));
     expectLimited(await self(b!, '203.0.113.5'));
     expect((await self(b!, '203.0.113.6')).statusCode).toBe(401);
+  });
+
+  it('counts sign-in attempts on every instance together, and gives successful ones back', async () => {
+    const prefix = `keyfob-test:${process.pid}:${Date.now()}:login:`;
+    const [a, b] = await instances(2, { REDIS_URL: REDIS_URL!, KEYFOB_REDIS_PREFIX: prefix, KEYFOB_LIMIT_LOGIN_PER_USER: '3/15m' });
+    await setupAdmin(a!);
+    const login = (app: TestApp, username: string, password: string) => app.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password } });
+    // Successful sign-ins are given back: many of them never add up to a block.
+    for (let i = 0; i < 5; i++) expect((await login(a!, 'admin', 'admin-password-1')).statusCode).toBe(200);
+    expect((await login(a!, 'ghost', 'nope-nope-1')).statusCode).toBe(401);
+    expect((await login(b!, 'ghost', 'nope-nope-1')).statusCode).toBe(401);
+    expect((await login(b!, 'ghost', 'nope-nope-1')).statusCode).toBe(401);
+    expectLimited(await login(a!, 'ghost', 'nope-nope-1'));
+    expect((await login(a!, 'admin', 'admin-password-1')).statusCode).toBe(200);
   });
 
   it('keeps limiting in memory when Redis cannot be reached, and counts the misses', async () => {

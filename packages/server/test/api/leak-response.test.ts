@@ -78,7 +78,7 @@ for (const dialect of DIALECTS) {
       // Already revoked: nothing new happens to it.
       expect(await eventsOf(t, alice, gone.id)).toHaveLength(eventsBefore);
       // A replay changes nothing either.
-      await report(t, [leaked.token]);
+      expect((await report(t, [leaked.token])).statusCode).toBe(202);
       expect(await eventsOf(t, alice, leaked.id)).toHaveLength(events.length);
       // No plaintext in logs or audit details.
       const audit = await t.app.inject({ method: 'GET', url: '/api/v1/admin/audit?limit=200', headers: asSession(admin) });
@@ -99,12 +99,16 @@ for (const dialect of DIALECTS) {
       expect((await t.app.inject({ method: 'GET', url: '/api/v1/tokens/self', headers: bearer(kept.token) })).statusCode).toBe(200);
     });
 
-    it('is rate-limited per address', async () => {
+    it('is rate-limited per address, counting each well-formed token reported', async () => {
       for (let i = 0; i < 5; i++) expect((await report(t, [generateToken('kf_pat').token], '198.51.100.3')).statusCode).toBe(202);
       const refused = await report(t, [generateToken('kf_pat').token], '198.51.100.3');
       expect(refused.statusCode).toBe(429);
       expect(refused.headers['retry-after']).toBeDefined();
       expect((await report(t, [generateToken('kf_pat').token], '198.51.100.4')).statusCode).toBe(202);
+      // Six tokens in one request cost six; garbage costs one request's worth.
+      const six = Array.from({ length: 6 }, () => generateToken('kf_pat').token);
+      expect((await report(t, six, '198.51.100.5')).statusCode).toBe(429);
+      expect((await report(t, Array.from({ length: 50 }, (_, i) => `garbage-${i}`), '198.51.100.6')).statusCode).toBe(202);
     });
   });
 }

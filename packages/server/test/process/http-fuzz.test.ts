@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -122,14 +123,23 @@ interface Sent {
 
 describe('HTTP fuzzer from the OpenAPI document', () => {
   let db: TestDatabase;
+  let limitedDb: TestDatabase;
   let server: ServerProcess;
+  let limited: ServerProcess;
   let admin: HttpSession;
   let adminPat: string;
 
   beforeAll(async () => {
     db = await sqlite.create();
-    // Abuse limits off: they would turn most of the run into 429s and hide the routes behind them.
-    server = await startServer({ ...storeEnv('sqlite', db), ...NO_LIMITS });
+    limitedDb = await sqlite.create();
+    // The GitHub partner endpoint enabled (the fuzzer cannot sign, so it meets the 401 path).
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const github = { KEYFOB_GITHUB_SCANNING_KEYS: JSON.stringify({ public_keys: [{ key_identifier: 'fuzz', key: publicKey.export({ type: 'spki', format: 'pem' }) }] }) };
+    // Abuse limits off on the main server: they would turn most of the run into 429s and hide the
+    // routes behind them. A second server keeps the default limits and gets every fourth request.
+    server = await startServer({ ...storeEnv('sqlite', db), ...NO_LIMITS, ...github });
+    limited = await startServer({ ...storeEnv('sqlite', limitedDb), ...github });
+    await setupAdmin(limited, 'admin', 'admin-password-1');
     admin = await setupAdmin(server, 'admin', 'admin-password-1');
     const res = await server.fetch('/api/v1/me/tokens', {
       method: 'POST',
@@ -141,6 +151,7 @@ describe('HTTP fuzzer from the OpenAPI document', () => {
   afterAll(async () => {
     await killAllServers();
     await db?.drop();
+    await limitedDb?.drop();
   });
 
   function rssOf(pid: number): number {
@@ -148,7 +159,7 @@ describe('HTTP fuzzer from the OpenAPI document', () => {
     return Number(/(\d+)/.exec(line)![1]) * 1024;
   }
 
-  it('never answers 5xx, always answers errors in the one shape, stays up and bounded', { timeout: 240_000 }, async () => {
+  it('never answers 5xx, always answers errors in the one shape (429s included), stays up and bounded', { timeout: 240_000 }, async () => {
     const doc = await readJson(await server.fetch('/openapi.json'));
     const ops = operationsOf(doc);
     expect(ops.length).toBeGreaterThan(30);
@@ -208,12 +219,16 @@ describe('HTTP fuzzer from the OpenAPI document', () => {
     const rssBefore = rssOf(server.pid);
     const failures: string[] = [];
     let next = 0;
+    let limitedAnswers = 0;
     const worker = async () => {
       while (next < requests.length) {
-        const sent = requests[next++]!;
+        const index = next++;
+        const sent = requests[index]!;
+        const target = index % 4 === 3 ? limited : server;
         let res: Response;
         try {
-          res = await server.fetch(sent.url, sent.init);
+          res = await target.fetch(sent.url, sent.init);
+          if (res.status === 429) limitedAnswers++;
         } catch (error) {
           failures.push(`${sent.label}: no answer (${(error as Error).message})`);
           continue;
@@ -241,8 +256,11 @@ describe('HTTP fuzzer from the OpenAPI document', () => {
 
     if (process.env["FUZZ_DUMP"]) (await import("node:fs")).writeFileSync(process.env["FUZZ_DUMP"], failures.join("\n"));
     expect(failures.slice(0, 20), `${failures.length} of ${requests.length} requests failed`).toEqual([]);
-    expect(server.child.exitCode).toBeNull();
-    expect((await server.fetch('/healthz')).status).toBe(200);
+    expect(limitedAnswers, 'the server with default limits answered some requests with 429').toBeGreaterThan(0);
+    for (const s of [server, limited]) {
+      expect(s.child.exitCode).toBeNull();
+      expect((await s.fetch('/healthz')).status).toBe(200);
+    }
     // Bounded: the whole run (some bodies of 100 KB, thousands of requests) moves RSS by far less than this.
     expect(rssOf(server.pid) - rssBefore).toBeLessThan(200 * 1024 * 1024);
   });

@@ -54,19 +54,39 @@ describe('RateLimiter', () => {
     await l.consume('exchanges', 'pat-1');
   });
 
-  it('recordFailure blocks the subject once the limit is reached; check and blockedFor see it', async () => {
+  it('recordFailure blocks the subject once the limit is reached; blockedFor sees it', async () => {
     const { clock, limiter: l } = limiter({ authFailures: { limit: 3, windowMs: 60_000 } });
     expect(await l.recordFailure('authFailures', 'a')).toBeUndefined();
     expect(await l.recordFailure('authFailures', 'a')).toBeUndefined();
     expect(l.blockedFor('authFailures', 'a')).toBeUndefined();
     expect(await l.recordFailure('authFailures', 'a')).toBeUndefined(); // the limit-th failure answers as usual...
     expect(l.blockedFor('authFailures', 'a')).toBe(60); // ...and blocks what follows
-    await expect(l.check('authFailures', 'a')).rejects.toMatchObject({ code: 'rate_limited' });
     expect((await l.recordFailure('authFailures', 'a'))?.code).toBe('rate_limited');
     expect(l.blockedFor('authFailures', 'b')).toBeUndefined();
     clock.advance(60_000);
     expect(l.blockedFor('authFailures', 'a')).toBeUndefined();
-    await l.check('authFailures', 'a');
+  });
+
+  it('consume holds for attempts in parallel, and refund gives back an attempt that went well', async () => {
+    const { limiter: l } = limiter({ loginFailuresPerUser: { limit: 3, windowMs: 60_000 } });
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => l.consume('loginFailuresPerUser', 'carol')));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
+    const { limiter: m } = limiter({ loginFailuresPerUser: { limit: 2, windowMs: 60_000 } });
+    for (let i = 0; i < 10; i++) {
+      await m.consume('loginFailuresPerUser', 'dave');
+      await m.refund('loginFailuresPerUser', 'dave');
+    }
+    await m.consume('loginFailuresPerUser', 'dave');
+    await m.consume('loginFailuresPerUser', 'dave');
+    await expect(m.consume('loginFailuresPerUser', 'dave')).rejects.toMatchObject({ code: 'rate_limited' });
+  });
+
+  it('keeps each limit in its own table: rotating subjects through one does not evict another', async () => {
+    const { limiter: l } = limiter({ authFailures: { limit: 2, windowMs: 60_000 }, loginFailuresPerUser: { limit: 2, windowMs: 60_000 } }, 100);
+    await l.consume('loginFailuresPerUser', 'victim');
+    await l.consume('loginFailuresPerUser', 'victim');
+    for (let i = 0; i < 5000; i++) await l.recordFailure('authFailures', `10.0.${i >> 8}.${i & 255}`);
+    await expect(l.consume('loginFailuresPerUser', 'victim')).rejects.toMatchObject({ code: 'rate_limited' });
   });
 
   it('does nothing for a limit that is off', async () => {

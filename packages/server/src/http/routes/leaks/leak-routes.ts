@@ -79,7 +79,9 @@ export async function leakRoutes(app: FastifyInstance, deps: LeakRouteDeps): Pro
     },
     async (request, reply) => {
       const meta = requestMeta(request);
-      await deps.limiter.consume('credentialReports', addressSubject(meta.ip));
+      // Charged per token to look up, so that one request of 1,000 costs what 1,000 requests do.
+      const cost = Math.max(1, deps.leaks.wellFormedCount(request.body.credentials));
+      await deps.limiter.consume('credentialReports', addressSubject(meta.ip), cost);
       await deps.leaks.report(request.body.credentials, () => ({ reporter: 'public report (POST /credentials/revoke)' }), meta);
       // The same answer whatever was found: a report never tells which tokens exist.
       return reply.code(202).send({});
