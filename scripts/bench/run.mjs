@@ -343,7 +343,7 @@ if (opts.profile && (stores.big || stores.small)) {
       log(formatSummary(`  ${which} loop (${Math.round(r.perSec)}/s under the profiler)`, s).replace(/\n/g, '\n  '));
     }
     if (stores.small) {
-      for (const name of ['self', 'exchange']) {
+      for (const name of ['self', 'introspect', 'exchange']) {
         const dir = join(profDir, `http-${name}`);
         const run = await profileServer({ store: stores.small, name, seconds: 6, connections: opts.httpConnections, workDir, profDir: dir });
         const file = join(dir, readdirSync(dir).find((f) => f.endsWith('.cpuprofile')));
