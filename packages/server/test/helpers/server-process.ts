@@ -125,6 +125,8 @@ export interface ServerProcess {
 export interface StartOptions {
   /** How long to wait for /healthz. */
   readonly timeoutMs?: number;
+  /** Listen on this port (a restart at the same address) instead of a free one. */
+  readonly port?: number;
 }
 
 /**
@@ -133,7 +135,7 @@ export interface StartOptions {
  */
 export async function startServer(env: Record<string, string | undefined>, options: StartOptions = {}): Promise<ServerProcess> {
   for (let attempt = 0; ; attempt++) {
-    const port = await freePort();
+    const port = options.port ?? (await freePort());
     const spawned = spawnTracked([MAIN_JS], { KEYFOB_LOG_LEVEL: 'info', ...env, KEYFOB_PORT: String(port), KEYFOB_HOST: '127.0.0.1' });
     try {
       await waitHealthy(port, spawned, options.timeoutMs ?? 20_000);
