@@ -1,4 +1,6 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Value } from 'typebox/value';
+import { PolicyUpdate } from '@keyfob/protocol';
 import type { Role, TokenStatus } from '@keyfob/protocol';
 import { loadConfig } from '../config/load.js';
 import { createDb } from '../db/connect.js';
@@ -9,6 +11,9 @@ import { openContainer } from '../runtime.js';
 import { serve } from '../serve.js';
 import type { Container } from '../container.js';
 import { readPassword } from './password-input.js';
+import { print } from './output.js';
+import { registerClientCommands } from './client-commands.js';
+import { addExamples } from './examples.js';
 import { registerScanCommand } from './scan-command.js';
 import { presentClient, presentPat, presentSigningKey, presentUser } from '../http/presenters.js';
 import { KeyfobError } from '../errors/keyfob-error.js';
@@ -22,10 +27,6 @@ async function withContainer<T>(fn: (c: Container) => Promise<T>): Promise<T> {
   } finally {
     await container.close();
   }
-}
-
-function print(json: boolean, value: unknown, text: () => string): void {
-  console.log(json ? JSON.stringify(value, null, 2) : text());
 }
 
 function printKeys(json: boolean, keys: readonly SigningKeyRecord[]): void {
@@ -44,8 +45,35 @@ async function userByName(c: Container, username: string) {
   return user;
 }
 
+/** `name=value` pairs checked against the policy's schema; a usage error names the setting. */
+function parsePolicySettings(settings: readonly string[]): PolicyUpdate {
+  const update: Record<string, unknown> = {};
+  for (const setting of settings) {
+    const eq = setting.indexOf('=');
+    if (eq < 1) throw new InvalidArgumentError(`"${setting}" is not name=value`);
+    const name = setting.slice(0, eq);
+    const raw = setting.slice(eq + 1);
+    const known = Object.keys(PolicyUpdate.properties);
+    if (!known.includes(name)) throw new InvalidArgumentError(`${name} is not a policy setting (${known.join(', ')})`);
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      throw new InvalidArgumentError(`${name}: "${raw}" is not a number, true/false, null or a [list]`);
+    }
+    update[name] = value;
+  }
+  if (!Value.Check(PolicyUpdate, update)) {
+    const first = [...Value.Errors(PolicyUpdate, update)][0];
+    throw new InvalidArgumentError(`${first?.instancePath.replace(/^\//, '') || 'policy'}: ${first?.message ?? 'not a valid policy setting'}`);
+  }
+  return update as PolicyUpdate;
+}
+
 export function buildProgram(): Command {
   const program = new Command('keyfob').description('keyfob: self-hosted personal access tokens').showHelpAfterError();
+  // Usage errors are thrown (exit code 2 in runCli) rather than exiting on the spot.
+  program.exitOverride();
 
   program
     .command('serve')
@@ -187,15 +215,57 @@ export function buildProgram(): Command {
       await withContainer(async (c) => printKeys(Boolean(opts.json), await c.signingKeys.list()));
     });
 
+  const policy = program.command('policy').description('the token policy, directly in the database (operators)');
+  policy
+    .command('show')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }) => {
+      await withContainer(async (c) => {
+        const current = await c.policy.get();
+        print(Boolean(opts.json), current, () => Object.entries(current).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join('\n'));
+      });
+    });
+  policy
+    .command('set <setting...>')
+    .description('change settings, each as name=value (JSON values: numbers, true/false, null, [7,30])')
+    .addHelpText('after', `
+Examples:
+  keyfob policy set maxLifetimeDays=90 requireExpiry=true
+  keyfob policy set expiryPresetsDays=[7,30,90] defaultExpiryDays=30
+  keyfob policy set maxTokensPerUser=null`)
+    .action(async (settings: string[]) => {
+      const update = parsePolicySettings(settings);
+      await withContainer(async (c) => {
+        const next = await c.policy.update(CLI_ACTOR, update);
+        console.log(Object.entries(next).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join('\n'));
+      });
+    });
+
+  registerClientCommands(program);
   registerScanCommand(program);
+  addExamples(program);
 
   return program;
 }
 
+/**
+ * Exit codes: 0 done; 1 the command failed (refused by the server, cannot reach it, nothing to
+ * act on; `keyfob scan`: tokens found); 2 usage error (unknown command or option, bad argument).
+ */
 export async function runCli(argv: readonly string[]): Promise<void> {
   try {
     await buildProgram().parseAsync([...argv]);
   } catch (error) {
+    // Thrown by a command's own argument checks (commander prints its own usage errors).
+    if (error instanceof InvalidArgumentError) {
+      console.error(`keyfob: ${error.message}`);
+      process.exitCode = 2;
+      return;
+    }
+    if (error instanceof CommanderError) {
+      process.exitCode = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code) ? 0 : 2;
+      return;
+    }
     console.error(`keyfob: ${(error as Error).message}`);
     process.exitCode = 1;
   }
