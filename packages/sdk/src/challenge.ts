@@ -20,7 +20,8 @@ const STATUS = { invalid_request: 400, invalid_token: 401, insufficient_scope: 4
  */
 export function refusalFor(cause: VerifyFailure | 'missing' | KeyfobUnavailableError, realm: string): Refusal {
   if (cause === 'missing') {
-    return { status: 401, headers: { 'www-authenticate': `Bearer realm=${quote(realm)}` }, body: { error: 'invalid_request', error_description: 'send Authorization: Bearer <token>' } };
+    // RFC 6750 §3.1: no error code when no (Bearer) credentials were sent.
+    return { status: 401, headers: { 'www-authenticate': `Bearer realm=${quote(realm)}` }, body: { error: 'unauthorized', error_description: 'send Authorization: Bearer <token>' } };
   }
   if (cause instanceof KeyfobUnavailableError) {
     return { status: 503, headers: { 'retry-after': String(cause.retryAfterSeconds) }, body: { error: 'temporarily_unavailable', error_description: 'the token cannot be checked right now; retry later' } };
@@ -32,11 +33,16 @@ export function refusalFor(cause: VerifyFailure | 'missing' | KeyfobUnavailableE
 
 export type BearerHeader = { readonly kind: 'missing' } | { readonly kind: 'malformed' } | { readonly kind: 'token'; readonly token: string };
 
-/** Reads `Authorization: Bearer <token>` (the scheme in any case, one token, nothing else). */
+/**
+ * Reads `Authorization: Bearer <token>` (the scheme in any case, one token, nothing else).
+ * Another scheme (Basic, Token …) counts as no Bearer credentials at all (RFC 6750 §3.1); a
+ * Bearer header without exactly one token is malformed.
+ */
 export function readBearer(header: string | readonly string[] | undefined | null): BearerHeader {
   if (header === undefined || header === null) return { kind: 'missing' };
   if (typeof header !== 'string') return { kind: 'malformed' };
-  const match = /^\s*(\S+)[ ]+(\S+)\s*$/.exec(header);
-  if (!match || match[1]!.toLowerCase() !== 'bearer') return { kind: 'malformed' };
-  return { kind: 'token', token: match[2]! };
+  const scheme = /^\s*(\S+)/.exec(header)?.[1];
+  if (scheme === undefined || scheme.toLowerCase() !== 'bearer') return { kind: 'missing' };
+  const match = /^\s*\S+[ ]+(\S+)\s*$/.exec(header);
+  return match ? { kind: 'token', token: match[1]! } : { kind: 'malformed' };
 }

@@ -28,8 +28,16 @@ export type VerifyResult = VerifiedPrincipal | VerifyFailure;
 export interface VerifyOptions {
   /** Every one of these must be granted (`tokens:write` also grants `tokens:read`). */
   readonly scopes?: readonly string[];
-  /** The resource server's identifier: must be in the token's audiences, if it names any (JWTs always do). */
+  /**
+   * The resource server's identifier: must be in the token's audiences, if it names any (JWTs
+   * always do). Without it, a token restricted to audiences is refused.
+   */
   readonly audience?: string;
+  /**
+   * The address the request came from (the middleware passes it). A PAT with an IP allow-list is
+   * accepted only from an address on it, and refused when the address is not given.
+   */
+  readonly ip?: string;
 }
 
 export interface Verifier {

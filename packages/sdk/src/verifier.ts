@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { BlockList, isIP } from 'node:net';
 import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { grants, parseToken } from '@keyfob/protocol';
 import { KeyfobUnavailableError } from './errors.js';
@@ -38,6 +39,8 @@ interface Introspected {
   readonly jti: string;
   readonly exp?: number;
   readonly aud?: string | string[];
+  /** keyfob's extension member: the PAT's IP allow-list, compiled. */
+  readonly allows?: (ip: string) => boolean;
 }
 
 const fail = (error: VerifyFailure['error'], description: string, scope?: string): VerifyFailure =>
@@ -64,27 +67,42 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const jwks = createRemoteJWKSet(new URL(`${issuer}/.well-known/jwks.json`), { timeoutDuration: timeoutMs, [customFetch]: doFetch });
 
   async function introspect(token: string): Promise<Introspected | undefined> {
-    let res: Response;
+    let body: unknown;
     try {
-      res = await doFetch(`${issuer}/oauth/introspect`, {
+      const res = await doFetch(`${issuer}/oauth/introspect`, {
         method: 'POST',
         headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
         body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
+        // A redirect would carry the token (in the body) to wherever it points.
+        redirect: 'error',
         signal: AbortSignal.timeout(timeoutMs),
       });
+      if (res.status !== 200) {
+        const retry = Number(res.headers.get('retry-after'));
+        await res.body?.cancel();
+        const why = res.status === 401 ? 'refused this resource server’s client credentials' : `answered ${res.status}`;
+        throw new KeyfobUnavailableError(`keyfob introspection ${why}`, Number.isFinite(retry) && retry > 0 ? { retryAfterSeconds: retry } : {});
+      }
+      body = await res.json();
     } catch (error) {
+      if (error instanceof KeyfobUnavailableError) throw error;
       throw new KeyfobUnavailableError(`keyfob at ${issuer} did not answer the introspection`, { cause: error });
     }
-    if (res.status !== 200) {
-      const retry = Number(res.headers.get('retry-after'));
-      await res.body?.cancel();
-      const why = res.status === 401 ? 'refused this resource server’s client credentials' : `answered ${res.status}`;
-      throw new KeyfobUnavailableError(`keyfob introspection ${why}`, Number.isFinite(retry) && retry > 0 ? { retryAfterSeconds: retry } : {});
-    }
-    const body = (await res.json()) as { active?: unknown } & Partial<Introspected>;
-    if (body.active !== true) return undefined;
-    if (typeof body.sub !== 'string' || typeof body.jti !== 'string') throw new KeyfobUnavailableError('keyfob answered an introspection without sub or jti');
-    return { active: true, sub: body.sub, scope: typeof body.scope === 'string' ? body.scope : '', jti: body.jti, ...(typeof body.exp === 'number' ? { exp: body.exp } : {}), ...(body.aud !== undefined ? { aud: body.aud } : {}) };
+    if (typeof body !== 'object' || body === null) throw new KeyfobUnavailableError('keyfob answered an introspection that is not a JSON object');
+    const found = body as { active?: unknown } & Partial<Record<'sub' | 'jti' | 'scope' | 'exp' | 'aud' | 'kf_allowed_ips', unknown>>;
+    if (found.active !== true) return undefined;
+    if (typeof found.sub !== 'string' || typeof found.jti !== 'string') throw new KeyfobUnavailableError('keyfob answered an introspection without sub or jti');
+    const aud = typeof found.aud === 'string' || (Array.isArray(found.aud) && found.aud.every((a) => typeof a === 'string')) ? (found.aud as string | string[]) : undefined;
+    const allowed = Array.isArray(found.kf_allowed_ips) ? found.kf_allowed_ips.filter((e): e is string => typeof e === 'string') : [];
+    return {
+      active: true,
+      sub: found.sub,
+      scope: typeof found.scope === 'string' ? found.scope : '',
+      jti: found.jti,
+      ...(typeof found.exp === 'number' ? { exp: found.exp } : {}),
+      ...(aud !== undefined ? { aud } : {}),
+      ...(allowed.length > 0 ? { allows: allowList(allowed) } : {}),
+    };
   }
 
   /** One introspection per token at a time, and its positive answer remembered for the TTL. */
@@ -111,7 +129,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (found.exp !== undefined && found.exp * 1000 <= now()) return fail('invalid_token', 'the access token has expired');
     const audience = opts.audience ?? options.audience;
     const audiences = found.aud === undefined ? [] : Array.isArray(found.aud) ? found.aud : [found.aud];
-    if (audience !== undefined && audiences.length > 0 && !audiences.includes(audience)) return fail('invalid_token', 'the access token is not valid for this audience');
+    // A token restricted to audiences is for those resource servers only: one that does not say
+    // which it is cannot be one of them.
+    if (audiences.length > 0 && (audience === undefined || !audiences.includes(audience))) return fail('invalid_token', 'the access token is not valid for this audience');
+    if (found.allows !== undefined && (opts.ip === undefined || !found.allows(opts.ip))) return fail('invalid_token', 'the access token may not be used from this address');
     return checkScopes({ ok: true, subject: found.sub, scopes: splitScopes(found.scope), tokenId: found.jti, expiresAt: found.exp === undefined ? null : new Date(found.exp * 1000), kind: 'pat' }, opts);
   }
 
@@ -143,6 +164,24 @@ export function createVerifier(options: VerifierOptions): Verifier {
   };
 }
 
+/** An IP allow-list (addresses and CIDRs, v4 and v6) as a predicate; IPv4-mapped IPv6 counts as IPv4. */
+function allowList(entries: readonly string[]): (ip: string) => boolean {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address, bits] = entry.split('/') as [string, string | undefined];
+    const family = isIP(address);
+    if (family === 0) continue;
+    const type = family === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(address, type);
+    else list.addSubnet(address, Number(bits), type);
+  }
+  return (ip) => {
+    const mapped = ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
+    const family = isIP(mapped);
+    return family !== 0 && list.check(mapped, family === 6 ? 'ipv6' : 'ipv4');
+  };
+}
+
 function checkScopes(principal: VerifiedPrincipal, opts: VerifyOptions): VerifyResult {
   for (const scope of opts.scopes ?? []) {
     if (!grants(principal.scopes, scope)) return fail('insufficient_scope', `this request needs the scope "${scope}"`, scope);
@@ -158,7 +197,11 @@ function formEncode(value: string): string {
   return encodeURIComponent(value).replace(/%20/g, '+');
 }
 
-/** A JWKS fetch that failed at the network or HTTP level (keyfob down), not a bad token. */
+/**
+ * A JWKS fetch that failed at the network or HTTP level (keyfob down), not a bad token. jose
+ * reports a non-200 or non-JSON answer only in its message, so that is matched (if its wording
+ * changed, an outage would read as a bad token: refused either way, 401 instead of 503).
+ */
 function isFetchFailure(error: unknown): boolean {
   // jose's own words when the JWKS answer was not 200 or not JSON (keyfob down or answering 503).
   if (error instanceof joseErrors.JOSEError) return error.code === 'ERR_JOSE_GENERIC' && /JSON Web Key Set HTTP response/.test(error.message);

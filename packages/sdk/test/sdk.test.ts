@@ -116,7 +116,8 @@ describe('@keyfob/sdk against a keyfob server', () => {
     it('refuses garbage and look-alikes without calling keyfob', async () => {
       const verifier = verifierWith();
       const before = introspections;
-      const lookAlike = generateToken('kf_pat').token.slice(0, -1) + 'x';
+      const real = generateToken('kf_pat').token;
+      const lookAlike = real.slice(0, -1) + (real.endsWith('x') ? 'y' : 'x');
       for (const token of ['short', lookAlike, 'kf_pat_' + 'A'.repeat(46)]) expect(await verifier.verify(token)).toMatchObject({ ok: false, error: 'invalid_token' });
       expect(await verifier.verify('')).toMatchObject({ ok: false, error: 'invalid_request' });
       expect(await verifier.verify('spaces are not allowed')).toMatchObject({ ok: false, error: 'invalid_request' });
@@ -134,10 +135,38 @@ describe('@keyfob/sdk against a keyfob server', () => {
       expect(await verifier.verify(pat.token, { scopes: ['admin:read'] })).toEqual({ ok: false, error: 'insufficient_scope', description: 'this request needs the scope "admin:read"', scope: 'admin:read' });
     });
 
-    it('checks the PAT’s own audiences', async () => {
+    it('checks the PAT’s own audiences, and refuses a restricted PAT where no audience is named', async () => {
       const pat = await createPat(['tokens:read'], { audiences: ['https://billing.example.com'] });
       expect(await verifierWith().verify(pat.token)).toMatchObject({ ok: false, error: 'invalid_token' });
       expect(await verifierWith({ audience: 'https://billing.example.com' }).verify(pat.token)).toMatchObject({ ok: true });
+      const { audience: _none, ...withoutAudience } = { audience: undefined };
+      void _none;
+      expect(await createVerifier({ issuer, clientId: client.clientId, clientSecret: client.clientSecret, ...withoutAudience }).verify(pat.token)).toMatchObject({ ok: false, error: 'invalid_token' });
+    });
+
+    it('enforces the PAT’s IP allow-list against the caller’s address (refused when it is not known)', async () => {
+      const pat = await createPat(['tokens:read'], { allowedIps: ['10.0.0.0/8', '2001:db8::/32'] });
+      const verifier = verifierWith();
+      expect(await verifier.verify(pat.token, { ip: '10.1.2.3' })).toMatchObject({ ok: true });
+      expect(await verifier.verify(pat.token, { ip: '::ffff:10.9.9.9' })).toMatchObject({ ok: true });
+      expect(await verifier.verify(pat.token, { ip: '2001:db8::1' })).toMatchObject({ ok: true });
+      expect(await verifier.verify(pat.token, { ip: '192.0.2.1' })).toMatchObject({ ok: false, error: 'invalid_token', description: expect.stringContaining('address') });
+      expect(await verifier.verify(pat.token)).toMatchObject({ ok: false, error: 'invalid_token' });
+    });
+
+    it('fails closed when what answers is not keyfob (a 200 that is not JSON)', async () => {
+      const impostor = createServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/html' });
+        res.end('<html>maintenance</html>');
+      });
+      await new Promise<void>((resolve) => impostor.listen(0, '127.0.0.1', resolve));
+      try {
+        const url = `http://127.0.0.1:${(impostor.address() as AddressInfo).port}`;
+        const verifier = createVerifier({ issuer: url, clientId: 'kfc_x', clientSecret: 'kf_cs_y', audience: AUDIENCE });
+        await expect(verifier.verify(generateToken('kf_pat').token)).rejects.toBeInstanceOf(KeyfobUnavailableError);
+      } finally {
+        await new Promise<void>((resolve) => impostor.close(() => resolve()));
+      }
     });
 
     it('makes one introspection call for 100 concurrent checks of one token', async () => {
@@ -224,7 +253,11 @@ describe('@keyfob/sdk against a keyfob server', () => {
         const none = await call();
         expect(none.status, app.name).toBe(401);
         expect(none.headers.get('www-authenticate'), app.name).toBe('Bearer realm="example"');
-        const malformed = await call({ authorization: 'Token abc' });
+        // Another scheme is no Bearer credentials at all (RFC 6750 §3.1): a bare challenge.
+        const otherScheme = await call({ authorization: 'Basic YTpi' });
+        expect(otherScheme.status, app.name).toBe(401);
+        expect(otherScheme.headers.get('www-authenticate'), app.name).toBe('Bearer realm="example"');
+        const malformed = await call({ authorization: 'Bearer' });
         expect(malformed.status, app.name).toBe(400);
         expect(malformed.headers.get('www-authenticate'), app.name).toMatch(/^Bearer realm="example", error="invalid_request"/);
         const unknown = await call({ authorization: `Bearer ${generateToken('kf_pat').token}` });
@@ -234,6 +267,16 @@ describe('@keyfob/sdk against a keyfob server', () => {
         const scope = await call({ authorization: `Bearer ${other.token}` });
         expect(scope.status, app.name).toBe(403);
         expect(scope.headers.get('www-authenticate'), app.name).toMatch(/error="insufficient_scope".*scope="tokens:read"/);
+      }
+    });
+
+    it('passes the caller’s address for IP allow-lists (Fastify request.ip, Express req.ip; Hono only with clientIp)', async () => {
+      const local = await createPat(['tokens:read'], { allowedIps: ['127.0.0.0/8'] });
+      const elsewhere = await createPat(['tokens:read'], { allowedIps: ['10.0.0.0/8'] });
+      for (const app of apps) {
+        const call = (token: string) => fetch(`${app.url}/repos`, { headers: { authorization: `Bearer ${token}` } });
+        expect((await call(elsewhere.token)).status, app.name).toBe(401);
+        expect((await call(local.token)).status, app.name).toBe(app.name === 'hono' ? 401 : 200);
       }
     });
 

@@ -3,7 +3,7 @@ import { authorize, type GuardOptions } from '../authorize.js';
 import type { VerifiedPrincipal, Verifier } from '../types.js';
 
 /** A request as Express and Connect hand it over, with the principal once admitted. */
-export type KeyfobRequest = IncomingMessage & { keyfob?: VerifiedPrincipal };
+export type KeyfobRequest = IncomingMessage & { keyfob?: VerifiedPrincipal | undefined; /** Express's address (honours its "trust proxy"). */ ip?: string | undefined };
 
 export type ConnectMiddleware = (req: KeyfobRequest, res: ServerResponse, next: (error?: unknown) => void) => void;
 
@@ -13,7 +13,7 @@ export type ConnectMiddleware = (req: KeyfobRequest, res: ServerResponse, next: 
  */
 export function keyfobMiddleware(verifier: Verifier, options: GuardOptions = {}): ConnectMiddleware {
   return (req, res, next) => {
-    authorize(verifier, req.headers.authorization, options).then((decision) => {
+    authorize(verifier, req.headers.authorization, options, req.ip ?? req.socket.remoteAddress).then((decision) => {
       if (decision.ok) {
         req.keyfob = decision.principal;
         next();

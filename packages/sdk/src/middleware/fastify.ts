@@ -32,10 +32,13 @@ declare module 'fastify' {
   }
 }
 
-/** A preHandler that answers the RFC 6750 refusal itself, or sets `request.keyfob` and lets the request on. */
+/**
+ * A preHandler that answers the RFC 6750 refusal itself, or sets `request.keyfob` and lets the
+ * request on. The caller's address is `request.ip` (set Fastify's `trustProxy` behind a proxy).
+ */
 export function keyfobGuard(verifier: Verifier, options: GuardOptions = {}): preHandlerAsyncHookHandler {
   return async function keyfobGuardHook(request: FastifyRequest, reply: FastifyReply) {
-    const decision = await authorize(verifier, request.headers.authorization, options);
+    const decision = await authorize(verifier, request.headers.authorization, options, request.ip);
     if (decision.ok) {
       request.keyfob = decision.principal;
       return;

@@ -29,6 +29,11 @@ export class KeyfobApi {
     this.server = server.replace(/\/+$/, '');
   }
 
+  /** The token this client acts with (the subject of a token exchange), if any. */
+  get subjectToken(): string | undefined {
+    return this.token;
+  }
+
   get<T>(path: string): Promise<T> {
     return this.#json<T>('GET', path);
   }
@@ -65,7 +70,8 @@ export class KeyfobApi {
   async #send<T>(path: string, init: RequestInit): Promise<T> {
     let res: Response;
     try {
-      res = await fetch(`${this.server}${path}`, { ...init, signal: AbortSignal.timeout(15_000) });
+      // No redirects: one would carry the token (in a header or the body) somewhere else.
+      res = await fetch(`${this.server}${path}`, { ...init, redirect: 'error', signal: AbortSignal.timeout(15_000) });
     } catch (error) {
       throw new ApiError(`cannot reach ${this.server} (${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}); check --server or KEYFOB_URL`, 0, 'unreachable');
     }

@@ -73,8 +73,11 @@ KEYFOB_CLI_CONFIG names another file). It is sent only to the server it was save
   program
     .command('logout')
     .description('forget the token saved by keyfob login (it stays valid: revoke it to end it)')
-    .action(() => {
-      console.log(removeSavedLogin() ? `removed ${credentialsPath()}` : 'no saved login');
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }) => {
+      const path = credentialsPath();
+      const removed = removeSavedLogin(path);
+      print(Boolean(opts.json), { removed, path }, () => (removed ? `removed ${path}` : 'no saved login'));
     });
 
   withServer(program.command('whoami'))
@@ -137,10 +140,9 @@ Examples:
     .description('revoke one of your tokens (at once, everywhere)')
     .option('--reason <text>')
     .action(async (id: string, opts: ServerOption & { reason?: string }) => {
-      const api = apiFor(opts);
-      await api.delete(`/api/v1/me/tokens/${encodeURIComponent(id)}`, opts.reason !== undefined ? { reason: opts.reason } : undefined);
-      const pat = await api.get<PatDto>(`/api/v1/me/tokens/${encodeURIComponent(id)}`);
-      print(Boolean(opts.json), pat, () => `revoked ${pat.id} (${pat.name})`);
+      // Nothing is read back: the token revoked may be the one this command runs with.
+      await apiFor(opts).delete(`/api/v1/me/tokens/${encodeURIComponent(id)}`, opts.reason !== undefined ? { reason: opts.reason } : undefined);
+      print(Boolean(opts.json), { id, revoked: true }, () => `revoked ${id}`);
     });
 
   withServer(token.command('exchange'))
@@ -159,7 +161,8 @@ Examples:
       const secret = opts.clientSecret ?? process.env['KEYFOB_CLIENT_SECRET'];
       if (!id || !secret) throw new Error('give --client-id and --client-secret (or KEYFOB_CLIENT_ID and KEYFOB_CLIENT_SECRET)');
       const api = apiFor(opts);
-      const subject = process.env['KEYFOB_TOKEN'] || readSavedLogin()?.token;
+      // The same rule as every call: a saved token goes only to the server it was saved for.
+      const subject = api.subjectToken;
       if (!subject) throw new ApiError('no token to exchange: run keyfob login, or set KEYFOB_TOKEN', 0, 'no_token');
       const answer = await api.form<{ access_token: string; expires_in: number; scope: string }>('/oauth/token', {
         grant_type: TOKEN_EXCHANGE,

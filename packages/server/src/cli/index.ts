@@ -71,7 +71,8 @@ function parsePolicySettings(settings: readonly string[]): PolicyUpdate {
 }
 
 export function buildProgram(): Command {
-  const program = new Command('keyfob').description('keyfob: self-hosted personal access tokens').showHelpAfterError();
+  // A usage error is its message and one hint, not the whole help.
+  const program = new Command('keyfob').description('keyfob: self-hosted personal access tokens').showHelpAfterError('(add --help for usage and examples)');
   // Usage errors are thrown (exit code 2 in runCli) rather than exiting on the spot.
   program.exitOverride();
 

@@ -23,6 +23,12 @@ export type IntrospectionResponse =
       readonly aud?: string | string[];
       readonly iss: string;
       readonly jti: string;
+      /**
+       * Extension member (RFC 7662 §2.2 allows them): the PAT's IP allow-list, when it has one.
+       * keyfob cannot check it here (the caller's address is not in the request), so the resource
+       * server must; @keyfob/sdk does.
+       */
+      readonly kf_allowed_ips?: readonly string[];
     };
 
 const INACTIVE = Object.freeze({ active: false as const });
@@ -70,6 +76,7 @@ export class Introspection {
         ...(pat.audiences.length > 0 ? { aud: [...pat.audiences] } : {}),
         iss: this.deps.issuer,
         jti: pat.id,
+        ...(pat.allowedIps.length > 0 ? { kf_allowed_ips: [...pat.allowedIps] } : {}),
       };
     }
     if (!ExchangedTokens.looksLikeJwt(token)) return INACTIVE;

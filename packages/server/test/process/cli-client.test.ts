@@ -81,7 +81,13 @@ describe('keyfob client commands', () => {
 
     const revoked = await runCli(['token', 'revoke', next.pat.id, '--reason', 'done'], cli);
     expect(revoked.code, revoked.stderr).toBe(0);
-    expect(revoked.stdout).toMatch(/^revoked /);
+    expect(revoked.stdout.trim()).toBe(`revoked ${next.pat.id}`);
+    // Revoking the very token the CLI runs with works too (nothing is read back with it).
+    const selfDestruct = JSON.parse((await runCli(['token', 'create', 'self-destruct', '--scope', 'tokens:write', '--json'], cli)).stdout) as { token: string; pat: { id: string } };
+    const own = await runCli(['token', 'revoke', selfDestruct.pat.id, '--json'], { ...cli, KEYFOB_TOKEN: selfDestruct.token });
+    expect(own.code, own.stderr).toBe(0);
+    expect(JSON.parse(own.stdout)).toEqual({ id: selfDestruct.pat.id, revoked: true });
+    expect((await selfStatus(server, selfDestruct.token)).status).toBe(401);
     expect((await selfStatus(server, next.token)).status).toBe(401);
   });
 
@@ -98,6 +104,10 @@ describe('keyfob client commands', () => {
     expect(jwt.split('.')).toHaveLength(3);
     const payload = JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString());
     expect(payload).toMatchObject({ aud: 'https://api.example.com', scope: 'tokens:read', sub: admin.user.id });
+    // The saved token is not sent to another server for an exchange either.
+    const otherServer = await runCli(['token', 'exchange', '--server', 'http://127.0.0.1:9', '--client-id', client.clientId, '--resource', 'https://api.example.com'], { ...cli, KEYFOB_CLIENT_SECRET: client.clientSecret });
+    expect(otherServer.code).toBe(1);
+    expect(otherServer.stderr.trim()).toBe('keyfob: no token to exchange: run keyfob login, or set KEYFOB_TOKEN');
     const wrong = await runCli(['token', 'exchange', '--client-id', client.clientId, '--client-secret', 'kf_cs_wrong', '--resource', 'https://api.example.com'], cli);
     expect(wrong.code).toBe(1);
     expect(wrong.stderr.trim().split('\n')).toHaveLength(1);
