@@ -78,7 +78,7 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   healthRoutes(app, { store: container.store, metrics: container.metrics });
 
   const deps: ApiDeps = {
-    auth: createAuthenticator({ verifier: container.verifier, sessions: container.sessions, limiter: container.limiter }),
+    auth: createAuthenticator({ verifier: container.verifier, sessions: container.sessions, limiter: container.limiter, clock: container.clock }),
     clock: container.clock,
     audit: container.audit,
     users: container.users,

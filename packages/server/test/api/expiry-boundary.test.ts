@@ -61,3 +61,29 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe('the expiry warning header', () => {
+  let t: TestApp;
+  let admin: Session;
+  beforeAll(async () => {
+    t = await createTestApp(DIALECTS[0]!);
+    admin = await setupAdmin(t);
+  });
+  afterAll(async () => t?.close());
+
+  it('names the expiry of a PAT in every answer during its last 7 days, and never otherwise', async () => {
+    const month = await createToken(t, admin, { expiresInDays: 30 });
+    const forever = await createToken(t, admin, { expiresInDays: null });
+    const self = (token: string) => t.app.inject({ method: 'GET', url: '/api/v1/tokens/self', headers: bearer(token) });
+    expect((await self(month.token)).headers['keyfob-token-expiration']).toBeUndefined();
+    t.clock.advance(23 * DAY + 1);
+    const near = await self(month.token);
+    expect(near.statusCode).toBe(200);
+    expect(near.headers['keyfob-token-expiration']).toBe(month.pat['expiresAt']);
+    const list = await t.app.inject({ method: 'GET', url: '/api/v1/me/tokens', headers: bearer(month.token) });
+    expect(list.headers['keyfob-token-expiration']).toBe(month.pat['expiresAt']);
+    expect((await self(forever.token)).headers['keyfob-token-expiration']).toBeUndefined();
+    // A console session carries no such header.
+    expect((await t.app.inject({ method: 'GET', url: '/api/v1/me', headers: asSession(admin) })).headers['keyfob-token-expiration']).toBeUndefined();
+  });
+});

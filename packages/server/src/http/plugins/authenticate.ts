@@ -6,6 +6,7 @@ import type { SessionService } from '../../services/session-service.js';
 import type { Verifier, VerifyFailureReason, VerifyOutcome } from '../../services/verifier.js';
 import { rateLimited, type RateLimiter } from '../../services/rate-limiter.js';
 import { addressSubject } from '../../domain/rate-limits.js';
+import type { Clock } from '../../services/clock.js';
 
 export const SESSION_COOKIE = 'keyfob_session';
 export const CSRF_HEADER = 'x-csrf-token';
@@ -69,7 +70,11 @@ function sessionScopes(role: 'admin' | 'user'): Set<string> {
  * A callback hook rather than an async one: a PAT found in the verification cache is checked
  * synchronously, and the request goes on without a promise or an extra turn of the event loop.
  */
-export function createAuthenticator(deps: { verifier: Verifier; sessions: SessionService; limiter: RateLimiter }): Authenticator {
+/** Answers to a PAT that expires within this window name its expiry (`Keyfob-Token-Expiration`). */
+export const EXPIRY_WARNING_MS = 7 * 86_400_000;
+export const EXPIRY_HEADER = 'keyfob-token-expiration';
+
+export function createAuthenticator(deps: { verifier: Verifier; sessions: SessionService; limiter: RateLimiter; clock: Clock }): Authenticator {
   /** Unknown and malformed tokens are what guessing looks like; they count against the address. */
   function answerFailure(error: KeyfobError, outcome: VerifyOutcome, meta: RequestMeta, done: (error?: Error) => void): void {
     if (outcome.ok || (outcome.reason !== 'unknown' && outcome.reason !== 'malformed')) {
@@ -139,8 +144,14 @@ export function createAuthenticator(deps: { verifier: Verifier; sessions: Sessio
       }
       const settle = (outcome: VerifyOutcome) => {
         const error = admit(request, outcome, meta);
-        if (error === undefined) done();
-        else answerFailure(error, outcome, meta, done);
+        if (error !== undefined) {
+          answerFailure(error, outcome, meta, done);
+          return;
+        }
+        // A token about to expire says so in every answer, so that CI logs show it before it breaks
+        // (as GitHub's GitHub-Authentication-Token-Expiration does).
+        if (outcome.ok && outcome.expiresAtMs - deps.clock.now() < EXPIRY_WARNING_MS) reply.header(EXPIRY_HEADER, new Date(outcome.expiresAtMs).toISOString());
+        done();
       };
       if (verified instanceof Promise) verified.then(settle, done);
       else settle(verified);
