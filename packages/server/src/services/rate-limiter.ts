@@ -1,5 +1,5 @@
 import { KeyfobError } from '../errors/keyfob-error.js';
-import type { LimitName, LimitRule, LimitRules } from '../domain/rate-limits.js';
+import type { LimitName, LimitRules } from '../domain/rate-limits.js';
 import type { Clock } from './clock.js';
 
 /** A subject's count in its current window, and when that window ends. */
@@ -122,17 +122,14 @@ export class RateLimiter {
   // One table per limit: subjects rotated through one limit cannot evict another limit's counts.
   readonly #fallback = new Map<LimitName, MemoryCounterStore>();
   readonly #blocks = new Map<LimitName, BoundedWindows<{ resetAtMs: number }>>();
-  #blockCount = 0;
+  /** Whether any block was ever recorded: until then the hot-path check is one branch. */
+  #anyBlock = false;
 
   constructor(private readonly deps: RateLimiterDeps) {}
 
-  rule(name: LimitName): LimitRule | null {
-    return this.deps.rules[name];
-  }
-
   /** Seconds until the subject may try again, when this instance knows it is blocked. Synchronous. */
   blockedFor(name: LimitName, subject: string): number | undefined {
-    if (this.#blockCount === 0) return undefined;
+    if (!this.#anyBlock) return undefined;
     const blocks = this.#blocks.get(name);
     if (blocks === undefined || this.deps.rules[name] === null) return undefined;
     const now = this.deps.clock.now();
@@ -193,7 +190,7 @@ export class RateLimiter {
     let blocks = this.#blocks.get(name);
     if (blocks === undefined) this.#blocks.set(name, (blocks = new BoundedWindows(this.deps.maxSubjects ?? DEFAULT_MAX_SUBJECTS)));
     blocks.set(subject, { resetAtMs }, now);
-    this.#blockCount = 1;
+    this.#anyBlock = true;
     return rateLimited(name, secondsUntil(resetAtMs, now));
   }
 
