@@ -3,12 +3,8 @@ import { Value } from 'typebox/value';
 import { PolicyUpdate } from '@keyfob/protocol';
 import type { Role, TokenStatus } from '@keyfob/protocol';
 import { loadConfig } from '../config/load.js';
-import { createDb } from '../db/connect.js';
-import { migrateToLatest } from '../db/migrate.js';
 import { lockDataDir } from '../db/data-dir-lock.js';
 import { SYSTEM_ACTOR, type SigningKeyRecord } from '../domain/models.js';
-import { openContainer } from '../runtime.js';
-import { serve } from '../serve.js';
 import type { Container } from '../container.js';
 import { readPassword } from './password-input.js';
 import { print } from './output.js';
@@ -20,7 +16,10 @@ import { KeyfobError } from '../errors/keyfob-error.js';
 
 const CLI_ACTOR = { ...SYSTEM_ACTOR, userAgent: 'keyfob-cli' };
 
+// The server, the store drivers and every service are loaded only by the commands that use them:
+// the client commands, scan and --help start in a fraction of the time.
 async function withContainer<T>(fn: (c: Container) => Promise<T>): Promise<T> {
+  const { openContainer } = await import('../runtime.js');
   const container = await openContainer(loadConfig());
   try {
     return await fn(container);
@@ -80,6 +79,7 @@ export function buildProgram(): Command {
     .command('serve')
     .description('start the server (configuration from KEYFOB_* variables and DATABASE_URL)')
     .action(async () => {
+      const { serve } = await import('../serve.js');
       await serve(loadConfig());
     });
 
@@ -89,6 +89,7 @@ export function buildProgram(): Command {
     .action(async () => {
       const config = loadConfig();
       const release = config.database.kind === 'sqlite' ? lockDataDir(config.dataDir) : () => {};
+      const [{ createDb }, { migrateToLatest }] = await Promise.all([import('../db/connect.js'), import('../db/migrate.js')]);
       const db = createDb(config.database);
       try {
         const results = await migrateToLatest(db);
