@@ -255,6 +255,13 @@ Examples:
  * act on; `keyfob scan`: tokens found); 2 usage error (unknown command or option, bad argument).
  */
 export async function runCli(argv: readonly string[]): Promise<void> {
+  // `keyfob … | head`: the reader went away; that is not an error of keyfob's.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw error;
+    });
+  }
   try {
     await buildProgram().parseAsync([...argv]);
   } catch (error) {
