@@ -312,3 +312,28 @@ export const SigningKey = Type.Object({
   publicJwk: Type.Record(Type.String(), Type.Unknown()),
 });
 export type SigningKeyDto = Static<typeof SigningKey>;
+
+/** One token's use over time: a bucket per day or hour (empty ones included), counts by outcome. */
+export const UsageQuery = Type.Object(
+  {
+    days: Type.Optional(Type.Integer({ minimum: 1, maximum: 90, description: 'How far back (default 30; at most 7 by hour)' })),
+    granularity: Type.Optional(Type.Union([Type.Literal('day'), Type.Literal('hour')])),
+  },
+  { additionalProperties: false },
+);
+export type UsageQuery = Static<typeof UsageQuery>;
+
+export const UsageSeries = Type.Object({
+  granularity: Type.Union([Type.Literal('day'), Type.Literal('hour')]),
+  from: Type.String({ format: 'date-time' }),
+  to: Type.String({ format: 'date-time' }),
+  buckets: Type.Array(
+    Type.Object({
+      start: Type.String({ format: 'date-time' }),
+      total: Type.Integer(),
+      /** `ok`, or why uses were refused (revoked, expired, insufficient_scope, ip_denied, …). */
+      outcomes: Type.Record(Type.String(), Type.Integer()),
+    }),
+  ),
+});
+export type UsageSeries = Static<typeof UsageSeries>;

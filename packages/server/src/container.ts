@@ -87,7 +87,10 @@ export async function createContainer(config: Config, options: ContainerOptions 
   }
   const store = new Store(db, config.database.kind, reader);
   const metrics = new Metrics();
-  const usage = new UsageRecorder({ store, flushIntervalMs: config.usageFlushIntervalMs, ...(options.onBackgroundError ? { onError: options.onBackgroundError } : {}) });
+  const usage = new UsageRecorder({
+    store, flushIntervalMs: config.usageFlushIntervalMs, retentionMs: config.usageRetentionDays * 86_400_000, now: () => clock.now(),
+    ...(options.onBackgroundError ? { onError: options.onBackgroundError } : {}),
+  });
   const scopes = new ScopeService({ store, clock });
   const cache = config.verifyCache.enabled ? new VerificationCache(config.verifyCache) : undefined;
   // KEYFOB_VERIFY_CACHE=off means no window at all, for client secrets as for tokens.

@@ -40,6 +40,8 @@ export interface Config {
   readonly trustProxy: false | number | string;
   readonly sessionTtlSeconds: number;
   readonly usageFlushIntervalMs: number;
+  /** Per-token use counts (by hour and outcome) are kept this long. */
+  readonly usageRetentionDays: number;
   readonly bodyLimitBytes: number;
   /** GitHub's secret-scanning public keys (KEYFOB_GITHUB_SCANNING_KEYS); the partner endpoint answers 404 without them. */
   readonly githubScanningKeys: ScanningKeys | undefined;

@@ -90,6 +90,7 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy,
     sessionTtlSeconds: integer(get, 'KEYFOB_SESSION_TTL_HOURS', 12, 1, 24 * 90) * 3600,
     usageFlushIntervalMs: integer(get, 'KEYFOB_USAGE_FLUSH_MS', 1000, 10, 600_000),
+    usageRetentionDays: integer(get, 'KEYFOB_USAGE_RETENTION_DAYS', 90, 1, 3650),
     bodyLimitBytes: integer(get, 'KEYFOB_BODY_LIMIT_BYTES', 65536, 1024, 10 * 1024 * 1024),
     githubScanningKeys: scanningKeys(get('KEYFOB_GITHUB_SCANNING_KEYS')),
     maxHeaderBytes: integer(get, 'KEYFOB_MAX_HEADER_BYTES', 16_384, 1024, 1024 * 1024),

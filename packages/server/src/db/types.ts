@@ -117,15 +117,17 @@ export interface RevokedJwtsTable {
   expires_at: number;
 }
 
-export interface UsageDailyTable {
+export interface UsageHourlyTable {
   pat_id: string;
-  /** UTC day, YYYY-MM-DD. */
-  day: string;
+  /** Epoch ms of the UTC hour's start. */
+  hour: number;
+  /** `ok`, or the reason a use was refused. */
+  outcome: string;
   count: number;
 }
 
 export interface DB {
-  usage_daily: UsageDailyTable;
+  usage_hourly: UsageHourlyTable;
   oauth_clients: OAuthClientsTable;
   signing_keys: SigningKeysTable;
   revoked_jwts: RevokedJwtsTable;

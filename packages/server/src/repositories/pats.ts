@@ -34,7 +34,7 @@ export interface PatFilter {
   readonly issuedBefore?: number | undefined;
 }
 
-/** Rows per usage-count statement: 3 bound values each, far below SQLite's and PostgreSQL's limits. */
+/** Rows per usage-count statement: 4 bound values each, far below SQLite's and PostgreSQL's limits. */
 const USAGE_ROWS_PER_STATEMENT = 1000;
 /**
  * Rows per last-use UPDATE. Past about 300 rows SQLite (3.40, no statistics) joins the other
@@ -47,8 +47,16 @@ export interface UsageUpdate {
   readonly patId: string;
   /** The newest use, when it is to replace the stored last use; null when only counts change. */
   readonly lastUse: { readonly at: number; readonly ip: string | null } | null;
-  /** Uses since the last flush, by UTC day (YYYY-MM-DD). */
-  readonly counts: ReadonlyMap<string, number>;
+  /** Uses since the last flush, by hour and outcome. */
+  readonly counts: readonly UsageCount[];
+}
+
+export interface UsageCount {
+  /** Epoch ms of the (UTC) hour's start. */
+  readonly hour: number;
+  /** `ok`, or the reason a use of this token was refused. */
+  readonly outcome: string;
+  readonly count: number;
 }
 
 function toPat(row: Selectable<PatsTable>): Pat {
@@ -315,19 +323,38 @@ export class PatsRepository {
         FROM (VALUES ${sql.join(rows)}) AS v
         WHERE pats.id = v.column1 AND (pats.last_used_at IS NULL OR pats.last_used_at < v.column2)`.execute(this.db);
     }
-    const days = sorted.flatMap((u) => [...u.counts].map(([day, count]) => sql`(CAST(${u.patId} AS TEXT), CAST(${day} AS TEXT), CAST(${count} AS BIGINT))`));
-    for (const rows of chunks(days, USAGE_ROWS_PER_STATEMENT)) {
-      await sql`INSERT INTO usage_daily (pat_id, day, count)
-        SELECT v.column1, v.column2, v.column3 FROM (VALUES ${sql.join(rows)}) AS v
+    const counts = sorted.flatMap((u) =>
+      u.counts.map((c) => sql`(CAST(${u.patId} AS TEXT), CAST(${c.hour} AS BIGINT), CAST(${c.outcome} AS TEXT), CAST(${c.count} AS BIGINT))`),
+    );
+    for (const rows of chunks(counts, USAGE_ROWS_PER_STATEMENT)) {
+      await sql`INSERT INTO usage_hourly (pat_id, hour, outcome, count)
+        SELECT v.column1, v.column2, v.column3, v.column4 FROM (VALUES ${sql.join(rows)}) AS v
         WHERE v.column1 IN (SELECT id FROM pats)
-        ON CONFLICT (pat_id, day) DO UPDATE SET count = usage_daily.count + excluded.count`.execute(this.db);
+        ON CONFLICT (pat_id, hour, outcome) DO UPDATE SET count = usage_hourly.count + excluded.count`.execute(this.db);
     }
   }
 
-  /** Daily use counts of one token, oldest first. */
+  /** Successful uses of one token by UTC day (YYYY-MM-DD), oldest first. */
   async usageByDay(patId: string): Promise<{ day: string; count: number }[]> {
-    const rows = await this.db.selectFrom('usage_daily').select(['day', 'count']).where('pat_id', '=', patId).orderBy('day').execute();
-    return rows.map((r) => ({ day: r.day, count: Number(r.count) }));
+    const byDay = new Map<string, number>();
+    for (const c of await this.usageSince(patId, 0)) {
+      if (c.outcome !== 'ok') continue;
+      const day = new Date(c.hour).toISOString().slice(0, 10);
+      byDay.set(day, (byDay.get(day) ?? 0) + c.count);
+    }
+    return [...byDay].map(([day, count]) => ({ day, count }));
+  }
+
+  /** One token's counts by hour and outcome from `since` (epoch ms) on, oldest first. */
+  async usageSince(patId: string, since: number): Promise<UsageCount[]> {
+    const rows = await this.db.selectFrom('usage_hourly').select(['hour', 'outcome', 'count']).where('pat_id', '=', patId).where('hour', '>=', since).orderBy('hour').orderBy('outcome').execute();
+    return rows.map((r) => ({ hour: Number(r.hour), outcome: r.outcome, count: Number(r.count) }));
+  }
+
+  /** Forgets counts of hours before `before` (retention); returns how many rows went. */
+  async pruneUsage(before: number): Promise<number> {
+    const result = await this.db.deleteFrom('usage_hourly').where('hour', '<', before).executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 
   async deleteByUser(userId: string): Promise<void> {

@@ -1,9 +1,10 @@
 import { newId } from '../domain/ids.js';
-import { generateToken, grants, isAdminScope, type CreatePatBody, type TokenStatus, type UpdatePatBody } from '@keyfob/protocol';
+import { generateToken, grants, isAdminScope, type CreatePatBody, type TokenStatus, type UpdatePatBody, type UsageQuery, type UsageSeries } from '@keyfob/protocol';
 import { Conflict, InsufficientScope, KeyfobError, NotFound, PolicyViolation, ValidationError } from '../errors/keyfob-error.js';
 import type { TokenHasher } from '../crypto/token-hasher.js';
 import { normalizeIpOrCidr } from '../domain/ip-allowlist.js';
 import { patStatus, type Actor, type Pat } from '../domain/models.js';
+import { usageSeries, usageSeriesStart } from '../domain/usage-series.js';
 import { resolveExpiry, rotationExpiry } from '../domain/policy.js';
 import type { Cursor } from '../domain/cursor.js';
 import type { PatFilter } from '../repositories/pats.js';
@@ -105,6 +106,16 @@ export class PatService {
   }
 
   /** A token by id; `ownerId` restricts it to one user's tokens (another user's id is a 404). */
+  /** One token's use over the last `days` (default 30 by day, 2 by hour; at most 7 by hour). */
+  async usage(pat: Pat, query: UsageQuery): Promise<UsageSeries> {
+    const granularity = query.granularity ?? 'day';
+    const days = query.days ?? (granularity === 'hour' ? 2 : 30);
+    if (granularity === 'hour' && days > 7) throw new ValidationError('days', 'must be at most 7 by hour');
+    const now = this.deps.clock.now();
+    const counts = await this.deps.store.repos.pats.usageSince(pat.id, usageSeriesStart(now, days, granularity));
+    return usageSeries(counts, now, days, granularity);
+  }
+
   async get(id: string, ownerId?: string): Promise<Pat> {
     const pat = await this.deps.store.repos.pats.findById(id);
     if (!pat || (ownerId !== undefined && pat.userId !== ownerId)) throw new NotFound('token');

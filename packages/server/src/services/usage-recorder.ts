@@ -1,5 +1,5 @@
 import type { Store } from '../repositories/store.js';
-import type { UsageUpdate } from '../repositories/pats.js';
+import type { UsageCount, UsageUpdate } from '../repositories/pats.js';
 
 export interface UsageRecorderOptions {
   readonly store: Store;
@@ -9,9 +9,15 @@ export interface UsageRecorderOptions {
   readonly onError?: (error: unknown) => void;
   /** Called after each flush that wrote something, with the number of tokens written. */
   readonly onFlush?: (tokens: number) => void;
+  /** Counts older than this are deleted, once an hour (KEYFOB_USAGE_RETENTION_DAYS). */
+  readonly retentionMs?: number;
+  readonly now?: () => number;
 }
 
-const DAY_MS = 86_400_000;
+export const HOUR_MS = 3_600_000;
+
+/** What a use of a known token came to: `ok`, or why it was refused (revoked, expired, …). */
+export type UseOutcome = string;
 
 /**
  * "Last used" is kept to a minute: a use within a minute of the stored one, from the same
@@ -31,34 +37,36 @@ interface Pending {
   lastUse: boolean;
   at: number;
   ip: string | null;
-  /** Uses on the UTC day (epoch day number) of the first use since the last flush... */
-  day: number;
-  uses: number;
-  /** ...and on any other day (a flush window across midnight, or a failed flush put back). */
-  otherDays: Map<number, number> | undefined;
+  /** Successful uses in the hour (epoch ms of its start) of the first use since the last flush... */
+  hour: number;
+  ok: number;
+  /** ...and everything else: other hours (a flush across the hour, a failed flush put back) and refusals. */
+  other: Map<string, number> | undefined;
 }
 
-/** Uses by UTC date (YYYY-MM-DD). */
-function dayCounts(p: Pending): Map<string, number> {
+/** The key of a count: the hour's start and the outcome. */
+const countKey = (hour: number, outcome: UseOutcome) => `${hour}\u0000${outcome}`;
+
+/** Counts by hour and outcome. */
+function countsOf(p: Pending): UsageCount[] {
   const counts = new Map<string, number>();
-  const add = (day: number, n: number) => {
-    if (n === 0) return;
-    const date = new Date(day * DAY_MS).toISOString().slice(0, 10);
-    counts.set(date, (counts.get(date) ?? 0) + n);
-  };
-  add(p.day, p.uses);
-  for (const [day, n] of p.otherDays ?? []) add(day, n);
-  return counts;
+  if (p.ok > 0) counts.set(countKey(p.hour, 'ok'), p.ok);
+  for (const [key, n] of p.other ?? []) if (n > 0) counts.set(key, (counts.get(key) ?? 0) + n);
+  return [...counts].map(([key, count]) => {
+    const cut = key.indexOf('\u0000');
+    return { hour: Number(key.slice(0, cut)), outcome: key.slice(cut + 1), count };
+  });
 }
 
 /**
  * Write-behind recording of use: a verification only touches a map entry (newest time and IP,
- * a count per day); a timer writes every pending token in one transaction. A failed flush keeps
+ * a count per hour and outcome); a timer writes every pending token in one transaction. A failed flush keeps
  * its entries for the next attempt. Memory is bounded by `maxPending` tokens.
  */
 export class UsageRecorder {
   #pending = new Map<string, Pending>();
   #timer: NodeJS.Timeout | undefined;
+  #pruneTimer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
   readonly #maxPending: number;
 
@@ -69,31 +77,44 @@ export class UsageRecorder {
   start(): void {
     this.#timer ??= setInterval(() => void this.flush(), this.options.flushIntervalMs);
     this.#timer.unref();
+    if (this.options.retentionMs !== undefined) {
+      this.#pruneTimer ??= setInterval(() => void this.prune().catch((error: unknown) => this.options.onError?.(error)), HOUR_MS);
+      this.#pruneTimer.unref();
+    }
+  }
+
+  /** Deletes counts older than the retention period; returns how many rows went. */
+  async prune(): Promise<number> {
+    if (this.options.retentionMs === undefined) return 0;
+    const now = (this.options.now ?? Date.now)();
+    return this.options.store.repos.pats.pruneUsage(now - this.options.retentionMs);
   }
 
   /**
-   * Counts `uses` at `at`; `lastUse` says whether this use must also reach the token's stored
-   * last use (see `changesLastUse`). A later use of a token already due for it wins.
+   * Counts `uses` at `at` with `outcome`; `lastUse` says whether this use must also reach the
+   * token's stored last use (see `changesLastUse`; never for a refused use). A later use of a
+   * token already due for it wins.
    */
-  record(patId: string, at: number, ip: string | null, uses = 1, lastUse = true): void {
-    const day = Math.floor(at / DAY_MS);
+  record(patId: string, at: number, ip: string | null, uses = 1, lastUse = true, outcome: UseOutcome = 'ok'): void {
+    const hour = at - (at % HOUR_MS);
     let entry = this.#pending.get(patId);
     if (entry === undefined) {
       if (this.#pending.size >= this.#maxPending) return;
-      entry = { lastUse, at, ip, day, uses: 0, otherDays: undefined };
+      entry = { lastUse, at, ip, hour, ok: 0, other: undefined };
       this.#pending.set(patId, entry);
     } else if (lastUse && !entry.lastUse) {
       entry.lastUse = true;
       entry.at = at;
       entry.ip = ip;
-    } else if (at >= entry.at) {
+    } else if (lastUse && at >= entry.at) {
       entry.at = at;
       if (ip !== null) entry.ip = ip;
     }
-    if (day === entry.day) entry.uses += uses;
+    if (outcome === 'ok' && hour === entry.hour) entry.ok += uses;
     else {
-      const other = (entry.otherDays ??= new Map());
-      other.set(day, (other.get(day) ?? 0) + uses);
+      const other = (entry.other ??= new Map());
+      const key = countKey(hour, outcome);
+      other.set(key, (other.get(key) ?? 0) + uses);
     }
   }
 
@@ -113,13 +134,13 @@ export class UsageRecorder {
     if (this.#pending.size === 0) return;
     const taken = this.#pending;
     this.#pending = new Map();
-    const batch: UsageUpdate[] = [...taken].map(([patId, p]) => ({ patId, lastUse: p.lastUse ? { at: p.at, ip: p.ip } : null, counts: dayCounts(p) }));
+    const batch: UsageUpdate[] = [...taken].map(([patId, p]) => ({ patId, lastUse: p.lastUse ? { at: p.at, ip: p.ip } : null, counts: countsOf(p) }));
     try {
       await this.options.store.transaction((repos) => repos.pats.recordUsage(batch));
       this.options.onFlush?.(batch.length);
     } catch (error) {
       for (const [patId, p] of taken) {
-        for (const [day, n] of dayCounts(p)) this.record(patId, Date.parse(day), null, n, false);
+        for (const c of countsOf(p)) this.record(patId, c.hour, null, c.count, false, c.outcome);
         this.record(patId, p.at, p.ip, 0, p.lastUse);
       }
       this.options.onError?.(error);
@@ -129,7 +150,9 @@ export class UsageRecorder {
   /** Stops the timer and writes what is pending (SIGTERM). */
   async stop(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#pruneTimer) clearInterval(this.#pruneTimer);
     this.#timer = undefined;
+    this.#pruneTimer = undefined;
     await this.flush();
   }
 }

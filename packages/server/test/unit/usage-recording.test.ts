@@ -3,6 +3,8 @@ import { DIALECTS } from '../helpers/dialects.js';
 import { asSession, createTestApp, createToken, createUser, setupAdmin, type Session, type TestApp } from '../helpers/test-app.js';
 
 const T0 = Date.parse('2026-11-20T23:59:00Z');
+/** Successful uses in the first hour of a UTC day. */
+const ok = (day: string, count: number) => ({ hour: Date.parse(`${day}T00:00:00Z`), outcome: 'ok', count });
 
 for (const dialect of DIALECTS) {
   describe.skipIf(!dialect.available)(`usage recording in batches [${dialect.name}]`, () => {
@@ -19,17 +21,17 @@ for (const dialect of DIALECTS) {
       const pats = t.container.store.repos.pats;
       await t.container.store.transaction((repos) =>
         repos.pats.recordUsage([
-          { patId: a.id, lastUse: { at: T0, ip: '192.0.2.1' }, counts: new Map([['2026-11-20', 2]]) },
-          { patId: b.id, lastUse: { at: T0 + 120_000, ip: '2001:db8::1' }, counts: new Map([['2026-11-20', 1], ['2026-11-21', 4]]) },
+          { patId: a.id, lastUse: { at: T0, ip: '192.0.2.1' }, counts: [ok('2026-11-20', 2)] },
+          { patId: b.id, lastUse: { at: T0 + 120_000, ip: '2001:db8::1' }, counts: [ok('2026-11-20', 1), ok('2026-11-21', 4)] },
         ]),
       );
       // A token deleted between its use and the flush (its owner was deleted).
       await t.container.store.db.deleteFrom('pats').where('id', '=', gone.id).execute();
       await t.container.store.transaction((repos) =>
         repos.pats.recordUsage([
-          { patId: a.id, lastUse: { at: T0 - 60_000, ip: '192.0.2.99' }, counts: new Map([['2026-11-20', 3]]) }, // older than what is stored
-          { patId: b.id, lastUse: { at: T0 + 180_000, ip: null }, counts: new Map([['2026-11-21', 1]]) },
-          { patId: gone.id, lastUse: { at: T0, ip: '192.0.2.5' }, counts: new Map([['2026-11-20', 1]]) },
+          { patId: a.id, lastUse: { at: T0 - 60_000, ip: '192.0.2.99' }, counts: [ok('2026-11-20', 3)] }, // older than what is stored
+          { patId: b.id, lastUse: { at: T0 + 180_000, ip: null }, counts: [ok('2026-11-21', 1)] },
+          { patId: gone.id, lastUse: { at: T0, ip: '192.0.2.5' }, counts: [ok('2026-11-20', 1)] },
         ]),
       );
       const one = await pats.findById(a.id);
@@ -69,7 +71,7 @@ for (const dialect of DIALECTS) {
       const missing = Array.from({ length: 250 }, (_, i) => `00000000-0000-7000-8000-${String(i).padStart(12, '0')}`);
       const ids = [...missing.slice(0, 120), a.id, ...missing.slice(120), b.id];
       await t.container.store.transaction((repos) =>
-        repos.pats.recordUsage(ids.map((patId, i) => ({ patId, lastUse: { at: T0 + i, ip: '203.0.113.1' }, counts: new Map([['2026-11-20', 1]]) }))),
+        repos.pats.recordUsage(ids.map((patId, i) => ({ patId, lastUse: { at: T0 + i, ip: '203.0.113.1' }, counts: [ok('2026-11-20', 1)] }))),
       );
       expect((await pats(a.id))?.lastUsedAt?.getTime()).toBe(T0 + 120);
       expect((await pats(b.id))?.lastUsedAt?.getTime()).toBe(T0 + 251);
@@ -81,7 +83,7 @@ for (const dialect of DIALECTS) {
 
     it('shows the written use on the token', async () => {
       const c = await createToken(t, admin);
-      await t.container.store.transaction((repos) => repos.pats.recordUsage([{ patId: c.id, lastUse: { at: T0, ip: '198.51.100.9' }, counts: new Map([['2026-11-20', 1]]) }]));
+      await t.container.store.transaction((repos) => repos.pats.recordUsage([{ patId: c.id, lastUse: { at: T0, ip: '198.51.100.9' }, counts: [ok('2026-11-20', 1)] }]));
       const res = await t.app.inject({ method: 'GET', url: `/api/v1/me/tokens/${c.id}`, headers: asSession(admin) });
       expect(res.json()).toMatchObject({ lastUsedAt: new Date(T0).toISOString(), lastUsedIp: '198.51.100.9' });
     });

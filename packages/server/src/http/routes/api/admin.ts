@@ -17,6 +17,8 @@ import {
   ScopeName,
   TokenStatus,
   UpdateUserBody,
+  UsageQuery,
+  UsageSeries,
   User,
 } from '@keyfob/protocol';
 import { actorOf } from '../../../services/principal.js';
@@ -98,6 +100,9 @@ export function adminRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
   api.get('/admin/tokens/:id', { onRequest: read, schema: { tags: tokens, summary: 'One token', params: IdParams, response: { 200: Pat, ...errorResponses } } }, async (request) =>
     presentPat(await deps.pats.get(request.params.id), now()),
+  );
+  api.get('/admin/tokens/:id/usage', { onRequest: read, schema: { tags: tokens, summary: 'Uses of any token by day or hour, by outcome', params: IdParams, querystring: UsageQuery, response: { 200: UsageSeries, ...errorResponses } } }, async (request) =>
+    deps.pats.usage(await deps.pats.get(request.params.id), request.query),
   );
   api.delete('/admin/tokens/:id', { onRequest: write, preValidation: optionalBody, schema: { tags: tokens, summary: 'Revoke any token (idempotent)', params: IdParams, body: RevokeBody, response: { 204: NoContent, ...errorResponses } } }, async (request, reply) => {
     await deps.pats.revoke(actorOf(request.principal), request.params.id, request.body.reason);

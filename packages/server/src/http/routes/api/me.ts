@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { AuditEvent, CreatePatBody, CreatedPat, Page, PageQuery, Pat, RevokeBody, RotatePatBody, TokenStatus, UpdateMeBody, UpdatePatBody, User } from '@keyfob/protocol';
+import { AuditEvent, CreatePatBody, CreatedPat, Page, PageQuery, Pat, RevokeBody, RotatePatBody, TokenStatus, UpdateMeBody, UpdatePatBody, UsageQuery, UsageSeries, User } from '@keyfob/protocol';
 import { KeyfobError } from '../../../errors/keyfob-error.js';
 import { actorOf } from '../../../services/principal.js';
 import { presentAuditEvent, presentPat, presentUser } from '../../presenters.js';
@@ -100,6 +100,12 @@ export function meRoutes(app: FastifyInstance, deps: ApiDeps): void {
       const page = await paginate(request.query, (cursor, limit) => deps.audit.list({ targetId: pat.id }, cursor, limit), byCreated);
       return { items: page.items.map(presentAuditEvent), nextCursor: page.nextCursor };
     },
+  );
+
+  api.get(
+    '/me/tokens/:id/usage',
+    { onRequest: deps.auth({ scope: 'tokens:read' }), schema: { tags, summary: 'Uses of one own token by day or hour, by outcome (written behind: the last few seconds may be missing)', params: IdParams, querystring: UsageQuery, response: { 200: UsageSeries, ...errorResponses } } },
+    async (request) => deps.pats.usage(await deps.pats.get(request.params.id, request.principal.user.id), request.query),
   );
 
   api.get(
