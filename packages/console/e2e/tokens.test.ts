@@ -224,6 +224,10 @@ describe.skipIf(!HAVE_CHROMIUM)('console e2e: access tokens', () => {
     expect(hint.startsWith('kf_pat_')).toBe(true);
     expect(await details.innerText()).toContain(hint);
     expect(await details.getByRole('list', { name: 'Scopes' }).innerText()).toContain('tokens:read');
+    // The use of the token a step earlier is charted (written behind: it may still be on its way).
+    const usage = page.getByRole('region', { name: 'Use over the last 30 days' });
+    expect(await usage.getByRole('img').getAttribute('aria-label')).toMatch(/^Uses per day over the last 30 days: \d+ in all/);
+    expect(await usage.getByRole('table', { name: 'Uses per day' }).getByRole('row').count()).toBe(31);
     await expectAccessible('token detail');
     await screenshot(page, 'token-detail');
 

@@ -7,6 +7,7 @@ import type {
   PolicyDto,
   ScopeEntryDto,
   SigningKeyDto,
+  UsageSeries,
   UserDto,
 } from '@keyfob/protocol';
 
@@ -106,6 +107,7 @@ export const api = {
   policy: () => request<PolicyDto>('GET', '/policy'),
   myTokens: (query: Query) => request<Page<PatDto>>('GET', '/me/tokens', undefined, query),
   myToken: (id: string) => request<PatDto>('GET', `/me/tokens/${encodeURIComponent(id)}`),
+  myTokenUsage: (id: string) => request<UsageSeries>('GET', `/me/tokens/${encodeURIComponent(id)}/usage`, undefined, { days: 30 }),
   myTokenEvents: (id: string) => request<Page<AuditEventDto>>('GET', `/me/tokens/${encodeURIComponent(id)}/events`, undefined, { limit: 50 }),
   createToken: (body: CreatePatInput) => request<CreatedPatDto>('POST', '/me/tokens', body),
   updateToken: (id: string, body: { name?: string; description?: string }) => request<PatDto>('PATCH', `/me/tokens/${encodeURIComponent(id)}`, body),

@@ -3,11 +3,13 @@ import { Link, useParams } from 'react-router';
 import { api, ApiError, type CreatedPatDto, type PatDto } from '../api/client';
 import { Alert, ConfirmDialog, Expiry, Field, LoadError, Loading, PageHeader, ScopeChips, StatusBadge, Time } from '../components/ui';
 import { TokenShownOnce } from '../components/TokenShownOnce';
+import { UsageChart } from '../components/UsageChart';
+import type { UsageSeries } from '@keyfob/protocol';
 import { useDocumentTitle, useLoad } from '../hooks';
 
 export function TokenDetailPage() {
   const { id = '' } = useParams();
-  const loaded = useLoad(() => Promise.all([api.myToken(id), api.myTokenEvents(id)]), [id]);
+  const loaded = useLoad(() => Promise.all([api.myToken(id), api.myTokenEvents(id), api.myTokenUsage(id)]), [id]);
   const [rotated, setRotated] = useState<CreatedPatDto | null>(null);
   useDocumentTitle(loaded.data?.[0].name ?? 'Token');
 
@@ -36,11 +38,11 @@ export function TokenDetailPage() {
   }
   // After a rotation the URL names the new token while the old one is still loaded: wait for it.
   if (!loaded.data || loaded.data[0].id !== id) return <Loading />;
-  const [pat, events] = loaded.data;
-  return <TokenDetail key={pat.id} pat={pat} events={events.items} onChanged={loaded.reload} onRotated={setRotated} />;
+  const [pat, events, usage] = loaded.data;
+  return <TokenDetail key={pat.id} pat={pat} events={events.items} usage={usage} onChanged={loaded.reload} onRotated={setRotated} />;
 }
 
-function TokenDetail({ pat, events, onChanged, onRotated }: { pat: PatDto; events: { id: string; action: string; createdAt: string; ip: string | null; details: Record<string, unknown> }[]; onChanged: () => void; onRotated: (c: CreatedPatDto) => void }) {
+function TokenDetail({ pat, events, usage, onChanged, onRotated }: { pat: PatDto; events: { id: string; action: string; createdAt: string; ip: string | null; details: Record<string, unknown> }[]; usage: UsageSeries; onChanged: () => void; onRotated: (c: CreatedPatDto) => void }) {
   const [name, setName] = useState(pat.name);
   const [description, setDescription] = useState(pat.description);
   const [saveError, setSaveError] = useState<ApiError | Error | null>(null);
@@ -155,6 +157,11 @@ function TokenDetail({ pat, events, onChanged, onRotated }: { pat: PatDto; event
             Save
           </button>
         </form>
+      </section>
+
+      <section className="card" aria-labelledby="usage-title">
+        <h2 id="usage-title">Use over the last 30 days</h2>
+        <UsageChart series={usage} />
       </section>
 
       <section className="card" aria-labelledby="events-title">
