@@ -228,6 +228,7 @@ describe.skipIf(!HAVE_CHROMIUM)('console e2e: access tokens', () => {
     const usage = page.getByRole('region', { name: 'Use over the last 30 days' });
     expect(await usage.getByRole('img').getAttribute('aria-label')).toMatch(/^Uses per day over the last 30 days: \d+ in all/);
     expect(await usage.getByRole('table', { name: 'Uses per day' }).getByRole('row').count()).toBe(31);
+    await usage.getByRole('heading', { name: 'Recent addresses' }).waitFor();
     await expectAccessible('token detail');
     await screenshot(page, 'token-detail');
 

@@ -337,3 +337,14 @@ export const UsageSeries = Type.Object({
   ),
 });
 export type UsageSeries = Static<typeof UsageSeries>;
+
+/** An address a token was used from (successful uses), newest first. */
+export const TokenAddress = Type.Object({
+  ip: Type.String(),
+  firstSeenAt: Type.String({ format: 'date-time' }),
+  lastSeenAt: Type.String({ format: 'date-time' }),
+  uses: Type.Integer(),
+});
+export type TokenAddress = Static<typeof TokenAddress>;
+export const TokenAddresses = Type.Object({ items: Type.Array(TokenAddress) });
+export type TokenAddresses = Static<typeof TokenAddresses>;

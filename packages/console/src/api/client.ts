@@ -7,6 +7,7 @@ import type {
   PolicyDto,
   ScopeEntryDto,
   SigningKeyDto,
+  TokenAddresses,
   UsageSeries,
   UserDto,
 } from '@keyfob/protocol';
@@ -107,6 +108,7 @@ export const api = {
   policy: () => request<PolicyDto>('GET', '/policy'),
   myTokens: (query: Query) => request<Page<PatDto>>('GET', '/me/tokens', undefined, query),
   myToken: (id: string) => request<PatDto>('GET', `/me/tokens/${encodeURIComponent(id)}`),
+  myTokenAddresses: (id: string) => request<TokenAddresses>('GET', `/me/tokens/${encodeURIComponent(id)}/addresses`),
   myTokenUsage: (id: string) => request<UsageSeries>('GET', `/me/tokens/${encodeURIComponent(id)}/usage`, undefined, { days: 30 }),
   myTokenEvents: (id: string) => request<Page<AuditEventDto>>('GET', `/me/tokens/${encodeURIComponent(id)}/events`, undefined, { limit: 50 }),
   createToken: (body: CreatePatInput) => request<CreatedPatDto>('POST', '/me/tokens', body),

@@ -4,12 +4,12 @@ import { api, ApiError, type CreatedPatDto, type PatDto } from '../api/client';
 import { Alert, ConfirmDialog, Expiry, Field, LoadError, Loading, PageHeader, ScopeChips, StatusBadge, Time } from '../components/ui';
 import { TokenShownOnce } from '../components/TokenShownOnce';
 import { UsageChart } from '../components/UsageChart';
-import type { UsageSeries } from '@keyfob/protocol';
+import type { TokenAddress, UsageSeries } from '@keyfob/protocol';
 import { useDocumentTitle, useLoad } from '../hooks';
 
 export function TokenDetailPage() {
   const { id = '' } = useParams();
-  const loaded = useLoad(() => Promise.all([api.myToken(id), api.myTokenEvents(id), api.myTokenUsage(id)]), [id]);
+  const loaded = useLoad(() => Promise.all([api.myToken(id), api.myTokenEvents(id), api.myTokenUsage(id), api.myTokenAddresses(id)]), [id]);
   const [rotated, setRotated] = useState<CreatedPatDto | null>(null);
   useDocumentTitle(loaded.data?.[0].name ?? 'Token');
 
@@ -38,11 +38,11 @@ export function TokenDetailPage() {
   }
   // After a rotation the URL names the new token while the old one is still loaded: wait for it.
   if (!loaded.data || loaded.data[0].id !== id) return <Loading />;
-  const [pat, events, usage] = loaded.data;
-  return <TokenDetail key={pat.id} pat={pat} events={events.items} usage={usage} onChanged={loaded.reload} onRotated={setRotated} />;
+  const [pat, events, usage, addresses] = loaded.data;
+  return <TokenDetail key={pat.id} pat={pat} events={events.items} usage={usage} addresses={addresses.items} onChanged={loaded.reload} onRotated={setRotated} />;
 }
 
-function TokenDetail({ pat, events, usage, onChanged, onRotated }: { pat: PatDto; events: { id: string; action: string; createdAt: string; ip: string | null; details: Record<string, unknown> }[]; usage: UsageSeries; onChanged: () => void; onRotated: (c: CreatedPatDto) => void }) {
+function TokenDetail({ pat, events, usage, addresses, onChanged, onRotated }: { pat: PatDto; events: { id: string; action: string; createdAt: string; ip: string | null; details: Record<string, unknown> }[]; usage: UsageSeries; addresses: readonly TokenAddress[]; onChanged: () => void; onRotated: (c: CreatedPatDto) => void }) {
   const [name, setName] = useState(pat.name);
   const [description, setDescription] = useState(pat.description);
   const [saveError, setSaveError] = useState<ApiError | Error | null>(null);
@@ -162,6 +162,18 @@ function TokenDetail({ pat, events, usage, onChanged, onRotated }: { pat: PatDto
       <section className="card" aria-labelledby="usage-title">
         <h2 id="usage-title">Use over the last 30 days</h2>
         <UsageChart series={usage} />
+        <h3 id="addresses-title">Recent addresses</h3>
+        {addresses.length === 0 ? (
+          <p className="muted">Not used yet.</p>
+        ) : (
+          <ul className="events" aria-labelledby="addresses-title">
+            {addresses.map((a) => (
+              <li key={a.ip}>
+                <span className="mono">{a.ip}</span> <span className="muted small">last <Time iso={a.lastSeenAt} />, {a.uses} {a.uses === 1 ? 'use' : 'uses'}</span>
+              </li>
+            ))}
+          </ul>
+        )}
       </section>
 
       <section className="card" aria-labelledby="events-title">

@@ -3,6 +3,7 @@ import * as initialSchema from './migrations/2026-11-22T00-00_initial-schema.js'
 import * as oauth from './migrations/2026-11-23T00-00_oauth.js';
 import * as usageDaily from './migrations/2026-11-23T01-00_usage-daily.js';
 import * as usageHourly from './migrations/2026-11-23T06-00_usage-hourly.js';
+import * as patIps from './migrations/2026-11-23T07-00_pat-ips.js';
 
 /** Migrations are listed statically so the compiled package needs no directory scan. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -10,6 +11,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-11-23T00-00_oauth': oauth,
   '2026-11-23T01-00_usage-daily': usageDaily,
   '2026-11-23T06-00_usage-hourly': usageHourly,
+  '2026-11-23T07-00_pat-ips': patIps,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

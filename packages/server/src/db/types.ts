@@ -117,6 +117,14 @@ export interface RevokedJwtsTable {
   expires_at: number;
 }
 
+export interface PatIpsTable {
+  pat_id: string;
+  ip: string;
+  first_seen: number;
+  last_seen: number;
+  uses: number;
+}
+
 export interface UsageHourlyTable {
   pat_id: string;
   /** Epoch ms of the UTC hour's start. */
@@ -128,6 +136,7 @@ export interface UsageHourlyTable {
 
 export interface DB {
   usage_hourly: UsageHourlyTable;
+  pat_ips: PatIpsTable;
   oauth_clients: OAuthClientsTable;
   signing_keys: SigningKeysTable;
   revoked_jwts: RevokedJwtsTable;

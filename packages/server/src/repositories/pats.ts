@@ -49,6 +49,15 @@ export interface UsageUpdate {
   readonly lastUse: { readonly at: number; readonly ip: string | null } | null;
   /** Uses since the last flush, by hour and outcome. */
   readonly counts: readonly UsageCount[];
+  /** Addresses of successful uses since the last flush. */
+  readonly addresses?: readonly AddressUse[];
+}
+
+export interface AddressUse {
+  readonly ip: string;
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+  readonly uses: number;
 }
 
 export interface UsageCount {
@@ -332,6 +341,25 @@ export class PatsRepository {
         WHERE v.column1 IN (SELECT id FROM pats)
         ON CONFLICT (pat_id, hour, outcome) DO UPDATE SET count = usage_hourly.count + excluded.count`.execute(this.db);
     }
+    const addresses = sorted.flatMap((u) =>
+      (u.addresses ?? []).map((a) => sql`(CAST(${u.patId} AS TEXT), CAST(${a.ip} AS TEXT), CAST(${a.firstSeen} AS BIGINT), CAST(${a.lastSeen} AS BIGINT), CAST(${a.uses} AS BIGINT))`),
+    );
+    for (const rows of chunks(addresses, USAGE_ROWS_PER_STATEMENT)) {
+      // CASE rather than GREATEST/MAX: the same text on both dialects.
+      await sql`INSERT INTO pat_ips (pat_id, ip, first_seen, last_seen, uses)
+        SELECT v.column1, v.column2, v.column3, v.column4, v.column5 FROM (VALUES ${sql.join(rows)}) AS v
+        WHERE v.column1 IN (SELECT id FROM pats)
+        ON CONFLICT (pat_id, ip) DO UPDATE SET
+          uses = pat_ips.uses + excluded.uses,
+          last_seen = CASE WHEN excluded.last_seen > pat_ips.last_seen THEN excluded.last_seen ELSE pat_ips.last_seen END,
+          first_seen = CASE WHEN excluded.first_seen < pat_ips.first_seen THEN excluded.first_seen ELSE pat_ips.first_seen END`.execute(this.db);
+    }
+  }
+
+  /** The addresses a token was used from, most recent first. */
+  async addresses(patId: string, limit: number): Promise<AddressUse[]> {
+    const rows = await this.db.selectFrom('pat_ips').select(['ip', 'first_seen', 'last_seen', 'uses']).where('pat_id', '=', patId).orderBy('last_seen', 'desc').orderBy('ip').limit(limit).execute();
+    return rows.map((r) => ({ ip: r.ip, firstSeen: Number(r.first_seen), lastSeen: Number(r.last_seen), uses: Number(r.uses) }));
   }
 
   /** Successful uses of one token by UTC day (YYYY-MM-DD), oldest first. */
@@ -353,8 +381,9 @@ export class PatsRepository {
 
   /** Forgets counts of hours before `before` (retention); returns how many rows went. */
   async pruneUsage(before: number): Promise<number> {
-    const result = await this.db.deleteFrom('usage_hourly').where('hour', '<', before).executeTakeFirst();
-    return Number(result.numDeletedRows);
+    const counts = await this.db.deleteFrom('usage_hourly').where('hour', '<', before).executeTakeFirst();
+    const addresses = await this.db.deleteFrom('pat_ips').where('last_seen', '<', before).executeTakeFirst();
+    return Number(counts.numDeletedRows) + Number(addresses.numDeletedRows);
   }
 
   async deleteByUser(userId: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { newId } from '../domain/ids.js';
-import { generateToken, grants, isAdminScope, type CreatePatBody, type TokenStatus, type UpdatePatBody, type UsageQuery, type UsageSeries } from '@keyfob/protocol';
+import { generateToken, grants, isAdminScope, type CreatePatBody, type TokenStatus, type UpdatePatBody, type TokenAddresses, type UsageQuery, type UsageSeries } from '@keyfob/protocol';
 import { Conflict, InsufficientScope, KeyfobError, NotFound, PolicyViolation, ValidationError } from '../errors/keyfob-error.js';
 import type { TokenHasher } from '../crypto/token-hasher.js';
 import { normalizeIpOrCidr } from '../domain/ip-allowlist.js';
@@ -114,6 +114,12 @@ export class PatService {
     const now = this.deps.clock.now();
     const counts = await this.deps.store.repos.pats.usageSince(pat.id, usageSeriesStart(now, days, granularity));
     return usageSeries(counts, now, days, granularity);
+  }
+
+  /** The addresses a token was used from, most recent first (written behind, like its counts). */
+  async addresses(pat: Pat, limit = 20): Promise<TokenAddresses> {
+    const rows = await this.deps.store.repos.pats.addresses(pat.id, limit);
+    return { items: rows.map((a) => ({ ip: a.ip, firstSeenAt: new Date(a.firstSeen).toISOString(), lastSeenAt: new Date(a.lastSeen).toISOString(), uses: a.uses })) };
   }
 
   async get(id: string, ownerId?: string): Promise<Pat> {

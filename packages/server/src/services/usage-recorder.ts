@@ -42,7 +42,18 @@ interface Pending {
   ok: number;
   /** ...and everything else: other hours (a flush across the hour, a failed flush put back) and refusals. */
   other: Map<string, number> | undefined;
+  /** Addresses of successful uses since the last flush (at most MAX_ADDRESSES_PER_FLUSH). */
+  addresses: Map<string, AddressSeen> | undefined;
 }
+
+interface AddressSeen {
+  first: number;
+  last: number;
+  uses: number;
+}
+
+/** Addresses kept per token between two flushes: a token used from thousands cannot grow memory. */
+const MAX_ADDRESSES_PER_FLUSH = 16;
 
 /** The key of a count: the hour's start and the outcome. */
 const countKey = (hour: number, outcome: UseOutcome) => `${hour}\u0000${outcome}`;
@@ -56,6 +67,16 @@ function countsOf(p: Pending): UsageCount[] {
     const cut = key.indexOf('\u0000');
     return { hour: Number(key.slice(0, cut)), outcome: key.slice(cut + 1), count };
   });
+}
+
+function seeAddress(entry: Pending, ip: string, first: number, last: number, uses: number): void {
+  const addresses = (entry.addresses ??= new Map());
+  const seen = addresses.get(ip);
+  if (seen !== undefined) {
+    seen.uses += uses;
+    if (last > seen.last) seen.last = last;
+    if (first < seen.first) seen.first = first;
+  } else if (addresses.size < MAX_ADDRESSES_PER_FLUSH) addresses.set(ip, { first, last, uses });
 }
 
 /**
@@ -83,7 +104,7 @@ export class UsageRecorder {
     }
   }
 
-  /** Deletes counts older than the retention period; returns how many rows went. */
+  /** Deletes counts and addresses older than the retention period; returns how many rows went. */
   async prune(): Promise<number> {
     if (this.options.retentionMs === undefined) return 0;
     const now = (this.options.now ?? Date.now)();
@@ -100,7 +121,7 @@ export class UsageRecorder {
     let entry = this.#pending.get(patId);
     if (entry === undefined) {
       if (this.#pending.size >= this.#maxPending) return;
-      entry = { lastUse, at, ip, hour, ok: 0, other: undefined };
+      entry = { lastUse, at, ip, hour, ok: 0, other: undefined, addresses: undefined };
       this.#pending.set(patId, entry);
     } else if (lastUse && !entry.lastUse) {
       entry.lastUse = true;
@@ -116,14 +137,21 @@ export class UsageRecorder {
       const key = countKey(hour, outcome);
       other.set(key, (other.get(key) ?? 0) + uses);
     }
+    if (outcome === 'ok' && ip !== null && uses > 0) seeAddress(entry, ip, at, at, uses);
   }
 
   get pendingCount(): number {
     return this.#pending.size;
   }
 
-  /** Writes everything pending; concurrent calls share one flush. */
-  flush(): Promise<void> {
+  /**
+   * Writes everything recorded before the call. A flush already under way may have taken its
+   * entries before this call's were recorded: it is waited for, then one more runs (shared with
+   * concurrent callers).
+   */
+  async flush(): Promise<void> {
+    if (this.#flushing) await this.#flushing.catch(() => {});
+    if (this.#pending.size === 0) return;
     this.#flushing ??= this.#write().finally(() => {
       this.#flushing = undefined;
     });
@@ -134,7 +162,12 @@ export class UsageRecorder {
     if (this.#pending.size === 0) return;
     const taken = this.#pending;
     this.#pending = new Map();
-    const batch: UsageUpdate[] = [...taken].map(([patId, p]) => ({ patId, lastUse: p.lastUse ? { at: p.at, ip: p.ip } : null, counts: countsOf(p) }));
+    const batch: UsageUpdate[] = [...taken].map(([patId, p]) => ({
+      patId,
+      lastUse: p.lastUse ? { at: p.at, ip: p.ip } : null,
+      counts: countsOf(p),
+      addresses: [...(p.addresses ?? [])].map(([ip, a]) => ({ ip, firstSeen: a.first, lastSeen: a.last, uses: a.uses })),
+    }));
     try {
       await this.options.store.transaction((repos) => repos.pats.recordUsage(batch));
       this.options.onFlush?.(batch.length);
@@ -142,6 +175,8 @@ export class UsageRecorder {
       for (const [patId, p] of taken) {
         for (const c of countsOf(p)) this.record(patId, c.hour, null, c.count, false, c.outcome);
         this.record(patId, p.at, p.ip, 0, p.lastUse);
+        const entry = this.#pending.get(patId);
+        if (entry !== undefined) for (const [ip, a] of p.addresses ?? []) seeAddress(entry, ip, a.first, a.last, a.uses);
       }
       this.options.onError?.(error);
     }

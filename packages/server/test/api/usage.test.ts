@@ -55,6 +55,40 @@ for (const dialect of DIALECTS) {
       expect((await usage(admin, tok.id)).statusCode).toBe(404);
     });
 
+    it('lists the addresses a token was used from, most recent first, refused uses left out', async () => {
+      const tok = await createToken(t, alice, { scopes: ['tokens:read'], expiresInDays: 30 });
+      const from = (ip: string) => t.app.inject({ method: 'GET', url: '/api/v1/tokens/self', headers: bearer(tok.token), remoteAddress: ip });
+      const first = t.clock.now();
+      await from('192.0.2.10');
+      t.clock.advance(60_000);
+      await from('2001:db8::7');
+      await from('2001:db8::7');
+      // Refused (scope): not an address the token "was used from".
+      await t.app.inject({ method: 'POST', url: '/api/v1/me/tokens', headers: bearer(tok.token), payload: { name: 'x', scopes: ['tokens:read'] }, remoteAddress: '203.0.113.99' });
+      await t.container.usage.flush();
+      t.clock.advance(60_000);
+      await from('192.0.2.10');
+      await t.container.usage.flush();
+
+      const res = await t.app.inject({ method: 'GET', url: `/api/v1/me/tokens/${tok.id}/addresses`, headers: asSession(alice) });
+      expect(res.statusCode).toBe(200);
+      expect(res.json()).toEqual({
+        items: [
+          { ip: '192.0.2.10', firstSeenAt: new Date(first).toISOString(), lastSeenAt: new Date(first + 120_000).toISOString(), uses: 2 },
+          { ip: '2001:db8::7', firstSeenAt: new Date(first + 60_000).toISOString(), lastSeenAt: new Date(first + 60_000).toISOString(), uses: 2 },
+        ],
+      });
+      expect((await t.app.inject({ method: 'GET', url: `/api/v1/admin/tokens/${tok.id}/addresses`, headers: asSession(admin) })).json()).toEqual(res.json());
+      expect((await t.app.inject({ method: 'GET', url: `/api/v1/me/tokens/${tok.id}/addresses`, headers: asSession(admin) })).statusCode).toBe(404);
+    });
+
+    it('keeps at most 16 new addresses per token between two flushes', async () => {
+      const tok = await createToken(t, alice, { expiresInDays: 30 });
+      for (let i = 0; i < 40; i++) await t.app.inject({ method: 'GET', url: '/api/v1/tokens/self', headers: bearer(tok.token), remoteAddress: `198.51.100.${i + 1}` });
+      await t.container.usage.flush();
+      expect(await t.container.store.repos.pats.addresses(tok.id, 100)).toHaveLength(16);
+    });
+
     it('refuses bad queries naming the field', async () => {
       const tok = await createToken(t, alice);
       for (const query of ['?days=0', '?days=91', '?granularity=minute', '?granularity=hour&days=8', '?other=1']) {
@@ -76,6 +110,7 @@ for (const dialect of DIALECTS) {
       t.clock.advance(2 * DAY);
       expect(await t.container.usage.prune()).toBeGreaterThanOrEqual(1);
       expect(await t.container.store.repos.pats.usageSince(tok.id, 0)).toEqual([]);
+      expect(await t.container.store.repos.pats.addresses(tok.id, 10)).toEqual([]);
     });
   });
 }

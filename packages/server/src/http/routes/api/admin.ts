@@ -17,6 +17,7 @@ import {
   ScopeName,
   TokenStatus,
   UpdateUserBody,
+  TokenAddresses,
   UsageQuery,
   UsageSeries,
   User,
@@ -103,6 +104,9 @@ export function adminRoutes(app: FastifyInstance, deps: ApiDeps): void {
   );
   api.get('/admin/tokens/:id/usage', { onRequest: read, schema: { tags: tokens, summary: 'Uses of any token by day or hour, by outcome', params: IdParams, querystring: UsageQuery, response: { 200: UsageSeries, ...errorResponses } } }, async (request) =>
     deps.pats.usage(await deps.pats.get(request.params.id), request.query),
+  );
+  api.get('/admin/tokens/:id/addresses', { onRequest: read, schema: { tags: tokens, summary: 'Addresses any token was used from, most recent first (up to 20)', params: IdParams, response: { 200: TokenAddresses, ...errorResponses } } }, async (request) =>
+    deps.pats.addresses(await deps.pats.get(request.params.id)),
   );
   api.delete('/admin/tokens/:id', { onRequest: write, preValidation: optionalBody, schema: { tags: tokens, summary: 'Revoke any token (idempotent)', params: IdParams, body: RevokeBody, response: { 204: NoContent, ...errorResponses } } }, async (request, reply) => {
     await deps.pats.revoke(actorOf(request.principal), request.params.id, request.body.reason);

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { AuditEvent, CreatePatBody, CreatedPat, Page, PageQuery, Pat, RevokeBody, RotatePatBody, TokenStatus, UpdateMeBody, UpdatePatBody, UsageQuery, UsageSeries, User } from '@keyfob/protocol';
+import { AuditEvent, CreatePatBody, CreatedPat, Page, PageQuery, Pat, RevokeBody, RotatePatBody, TokenStatus, UpdateMeBody, UpdatePatBody, TokenAddresses, UsageQuery, UsageSeries, User } from '@keyfob/protocol';
 import { KeyfobError } from '../../../errors/keyfob-error.js';
 import { actorOf } from '../../../services/principal.js';
 import { presentAuditEvent, presentPat, presentUser } from '../../presenters.js';
@@ -106,6 +106,12 @@ export function meRoutes(app: FastifyInstance, deps: ApiDeps): void {
     '/me/tokens/:id/usage',
     { onRequest: deps.auth({ scope: 'tokens:read' }), schema: { tags, summary: 'Uses of one own token by day or hour, by outcome (written behind: the last few seconds may be missing)', params: IdParams, querystring: UsageQuery, response: { 200: UsageSeries, ...errorResponses } } },
     async (request) => deps.pats.usage(await deps.pats.get(request.params.id, request.principal.user.id), request.query),
+  );
+
+  api.get(
+    '/me/tokens/:id/addresses',
+    { onRequest: deps.auth({ scope: 'tokens:read' }), schema: { tags, summary: 'Addresses one own token was used from, most recent first (up to 20)', params: IdParams, response: { 200: TokenAddresses, ...errorResponses } } },
+    async (request) => deps.pats.addresses(await deps.pats.get(request.params.id, request.principal.user.id)),
   );
 
   api.get(
