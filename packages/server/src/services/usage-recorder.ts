@@ -86,6 +86,11 @@ function seeAddress(entry: Pending, ip: string, first: number, last: number, use
  */
 export class UsageRecorder {
   #pending = new Map<string, Pending>();
+  /**
+   * The last use this recorder wrote per token: a caller's idea of the stored last use can be
+   * stale (a cached token read before the last flush), and must not make every flush rewrite it.
+   */
+  #written = new Map<string, { at: number; ip: string | null }>();
   #timer: NodeJS.Timeout | undefined;
   #pruneTimer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
@@ -118,6 +123,10 @@ export class UsageRecorder {
    */
   record(patId: string, at: number, ip: string | null, uses = 1, lastUse = true, outcome: UseOutcome = 'ok'): void {
     const hour = at - (at % HOUR_MS);
+    if (lastUse && uses > 0) {
+      const written = this.#written.get(patId);
+      if (written !== undefined && at - written.at < LAST_USE_PRECISION_MS && (ip === null || ip === written.ip)) lastUse = false;
+    }
     let entry = this.#pending.get(patId);
     if (entry === undefined) {
       if (this.#pending.size >= this.#maxPending) return;
@@ -170,6 +179,8 @@ export class UsageRecorder {
     }));
     try {
       await this.options.store.transaction((repos) => repos.pats.recordUsage(batch));
+      if (this.#written.size > this.#maxPending) this.#written.clear();
+      for (const u of batch) if (u.lastUse !== null) this.#written.set(u.patId, u.lastUse);
       this.options.onFlush?.(batch.length);
     } catch (error) {
       for (const [patId, p] of taken) {

@@ -66,6 +66,26 @@ for (const dialect of DIALECTS) {
       expect(await pats.usageByDay(tok.id)).toEqual([{ day: new Date(start).toISOString().slice(0, 10), count: 4 }]);
     });
 
+    it('does not rewrite a last use it wrote itself a moment ago, when the token it sees is a cached (stale) copy', async () => {
+      const tok = await createToken(t, admin);
+      const pats = t.container.store.repos.pats;
+      const first = t.clock.now();
+      // The first use fills the cache with the token as it was (never used) and records the use.
+      expect((await t.container.verifier.verify(tok.token, { ip: '192.0.2.40' })).ok).toBe(true);
+      await t.container.usage.flush();
+      expect((await pats.findById(tok.id))?.lastUsedAt?.getTime()).toBe(first);
+      // 5 s later the cache still holds the never-used copy; the use is counted, the last use kept.
+      t.clock.advance(5000);
+      expect((await t.container.verifier.verify(tok.token, { ip: '192.0.2.40' })).ok).toBe(true);
+      await t.container.usage.flush();
+      expect((await pats.findById(tok.id))?.lastUsedAt?.getTime()).toBe(first);
+      // From another address it is news, and written.
+      t.clock.advance(1000);
+      expect((await t.container.verifier.verify(tok.token, { ip: '192.0.2.41' })).ok).toBe(true);
+      await t.container.usage.flush();
+      expect(await pats.findById(tok.id)).toMatchObject({ lastUsedAt: new Date(first + 6000), lastUsedIp: '192.0.2.41' });
+    });
+
     it('writes last uses spread over several statements (more tokens than one statement holds)', async () => {
       const [a, b] = [await createToken(t, admin), await createToken(t, admin)];
       const missing = Array.from({ length: 250 }, (_, i) => `00000000-0000-7000-8000-${String(i).padStart(12, '0')}`);
