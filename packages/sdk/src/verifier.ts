@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { BlockList, isIP } from 'node:net';
 import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { grants, parseToken } from '@keyfob/protocol';
+import { compileAllowList } from '@keyfob/protocol/ip-allowlist';
 import { KeyfobUnavailableError } from './errors.js';
 import { PositiveCache } from './positive-cache.js';
 import type { VerifiedPrincipal, Verifier, VerifyFailure, VerifyOptions, VerifyResult } from './types.js';
@@ -101,7 +101,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       jti: found.jti,
       ...(typeof found.exp === 'number' ? { exp: found.exp } : {}),
       ...(aud !== undefined ? { aud } : {}),
-      ...(allowed.length > 0 ? { allows: allowList(allowed) } : {}),
+      ...(allowed.length > 0 ? { allows: compileAllowList(allowed)! } : {}),
     };
   }
 
@@ -161,24 +161,6 @@ export function createVerifier(options: VerifierOptions): Verifier {
     clearCache() {
       cache.clear();
     },
-  };
-}
-
-/** An IP allow-list (addresses and CIDRs, v4 and v6) as a predicate; IPv4-mapped IPv6 counts as IPv4. */
-function allowList(entries: readonly string[]): (ip: string) => boolean {
-  const list = new BlockList();
-  for (const entry of entries) {
-    const [address, bits] = entry.split('/') as [string, string | undefined];
-    const family = isIP(address);
-    if (family === 0) continue;
-    const type = family === 6 ? 'ipv6' : 'ipv4';
-    if (bits === undefined) list.addAddress(address, type);
-    else list.addSubnet(address, Number(bits), type);
-  }
-  return (ip) => {
-    const mapped = ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
-    const family = isIP(mapped);
-    return family !== 0 && list.check(mapped, family === 6 ? 'ipv6' : 'ipv4');
   };
 }
 

@@ -114,3 +114,8 @@ export interface SigningKeyRecord {
   readonly retiredAt: Date | null;
   readonly unpublishAt: Date | null;
 }
+
+/** Usernames are unique and looked up case-insensitively, by this key. */
+export function usernameKey(username: string): string {
+  return username.toLowerCase();
+}

@@ -2,7 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { beforeCursor, likeContains } from './sql-helpers.js';
 import type { Role } from '@keyfob/protocol';
 import type { DB, UsersTable } from '../db/types.js';
-import { DEFAULT_NOTIFICATIONS, type Notifications, type User } from '../domain/models.js';
+import { DEFAULT_NOTIFICATIONS, usernameKey, type Notifications, type User } from '../domain/models.js';
 import { decodeJsonObject, encodeJson, toDate } from './json.js';
 import type { Cursor } from '../domain/cursor.js';
 
@@ -68,7 +68,7 @@ export class UsersRepository {
     const row = {
       id: user.id,
       username: user.username,
-      username_key: user.username.toLowerCase(),
+      username_key: usernameKey(user.username),
       display_name: user.displayName,
       email: user.email,
       password_hash: user.passwordHash,
@@ -88,7 +88,7 @@ export class UsersRepository {
   }
 
   async findByUsername(username: string): Promise<User | undefined> {
-    const row = await this.db.selectFrom('users').selectAll().where('username_key', '=', username.toLowerCase()).executeTakeFirst();
+    const row = await this.db.selectFrom('users').selectAll().where('username_key', '=', usernameKey(username)).executeTakeFirst();
     return row && toUser(row);
   }
 
@@ -117,7 +117,7 @@ export class UsersRepository {
     let query = this.db.selectFrom('users').selectAll();
     if (filter.role !== undefined) query = query.where('role', '=', filter.role);
     if (filter.disabled !== undefined) query = query.where('disabled_at', filter.disabled ? 'is not' : 'is', null);
-    if (filter.q) query = query.where(likeContains('username_key', filter.q.toLowerCase()));
+    if (filter.q) query = query.where(likeContains('username_key', usernameKey(filter.q)));
     if (cursor) query = query.where(beforeCursor(cursor, 'users'));
     const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
     return rows.map(toUser);

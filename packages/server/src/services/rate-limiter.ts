@@ -127,6 +127,14 @@ export class RateLimiter {
 
   constructor(private readonly deps: RateLimiterDeps) {}
 
+  /**
+   * Whether this instance has recorded any block yet: until then callers on the hot path need not
+   * work out a subject to ask `blockedFor` about.
+   */
+  get hasBlocks(): boolean {
+    return this.#anyBlock;
+  }
+
   /** Seconds until the subject may try again, when this instance knows it is blocked. Synchronous. */
   blockedFor(name: LimitName, subject: string): number | undefined {
     if (!this.#anyBlock) return undefined;

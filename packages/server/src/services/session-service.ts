@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { KeyfobError } from '../errors/keyfob-error.js';
 import { hmacBase64Url, hmacHex, safeEqual } from '../crypto/keys.js';
 import { verifyPassword } from '../crypto/passwords.js';
-import type { Actor, User } from '../domain/models.js';
+import { usernameKey, type Actor, type User } from '../domain/models.js';
 import type { Store } from '../repositories/store.js';
 import { recordAudit } from './audit-log.js';
 import type { Clock } from './clock.js';
@@ -33,7 +33,7 @@ export class SessionService {
     const { store, clock, limiter } = this.deps;
     // Every attempt is counted before the password is checked (so parallel attempts cannot slip
     // past the limit, and a right guess past it is refused); a successful one is given back.
-    const userSubject = username.normalize('NFKC').toLowerCase();
+    const userSubject = usernameKey(username);
     const ipSubject = meta.ip === null ? undefined : addressSubject(meta.ip);
     await limiter.consume('loginFailuresPerUser', userSubject);
     if (ipSubject !== undefined) {

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { up as createUsageDaily } from './2026-11-23T01-00_usage-daily.js';
 
 // Frozen in time: use counts per token by UTC hour and outcome (ok, or why a use was refused),
 // replacing the daily counts; those become the first hour of their day, as successful uses.
@@ -22,12 +23,6 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  await db.schema
-    .createTable('usage_daily')
-    .addColumn('pat_id', 'varchar(40)', (c) => c.notNull().references('pats.id').onDelete('cascade'))
-    .addColumn('day', 'varchar(10)', (c) => c.notNull())
-    .addColumn('count', 'bigint', (c) => c.notNull())
-    .addPrimaryKeyConstraint('usage_daily_pk', ['pat_id', 'day'])
-    .execute();
+  await createUsageDaily(db);
   await db.schema.dropTable('usage_hourly').execute();
 }

@@ -81,7 +81,7 @@ export function createAuthenticator(deps: { verifier: Verifier; sessions: Sessio
       done(error);
       return;
     }
-    deps.limiter.recordFailure('authFailures', meta.subject).then((limited) => done(limited ?? error), done);
+    deps.limiter.recordFailure('authFailures', addressSubject(meta.ip)).then((limited) => done(limited ?? error), done);
   }
 
   async function bySession(request: FastifyRequest, reply: FastifyReply, options: AuthOptions, meta: RequestMeta): Promise<void> {
@@ -116,10 +116,9 @@ export function createAuthenticator(deps: { verifier: Verifier; sessions: Sessio
     }
 
     return function authenticate(request, reply, done) {
-      const ip = clientIp(request);
-      const meta: RequestMeta = { ip, subject: addressSubject(ip), userAgent: request.headers['user-agent'] ?? null };
+      const meta: RequestMeta = { ip: clientIp(request), userAgent: request.headers['user-agent'] ?? null };
       // An address past its failed-authentication limit is refused before its credentials are looked at.
-      const wait = deps.limiter.blockedFor('authFailures', meta.subject);
+      const wait = deps.limiter.hasBlocks ? deps.limiter.blockedFor('authFailures', addressSubject(meta.ip)) : undefined;
       if (wait !== undefined) {
         done(rateLimited('authFailures', wait));
         return;
@@ -161,12 +160,11 @@ export function createAuthenticator(deps: { verifier: Verifier; sessions: Sessio
 
 interface RequestMeta {
   readonly ip: string;
-  /** The address as abuse limits count it (an IPv6 /64). */
-  readonly subject: string;
   readonly userAgent: string | null;
 }
 
-function headerValue(value: string | string[] | undefined): string | undefined {
+/** The first value of a header that may have been sent more than once. */
+export function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 

@@ -9,6 +9,7 @@ import { KeyfobError, NotFound, ValidationError } from '../../../errors/keyfob-e
 import type { LeakResponse, LeakVerdict } from '../../../services/leak-response.js';
 import type { RateLimiter } from '../../../services/rate-limiter.js';
 import { requestMeta } from '../api/common.js';
+import { headerValue } from '../../plugins/authenticate.js';
 
 export interface LeakRouteDeps {
   readonly issuer: string;
@@ -99,7 +100,7 @@ export async function leakRoutes(app: FastifyInstance, deps: LeakRouteDeps): Pro
         const keys = deps.githubKeys;
         if (keys === undefined) throw new NotFound('GitHub secret scanning (set KEYFOB_GITHUB_SCANNING_KEYS)');
         const raw = rawBody(request);
-        if (!verifyScanningSignature(keys, header(request, 'github-public-key-identifier'), header(request, 'github-public-key-signature'), raw)) {
+        if (!verifyScanningSignature(keys, headerValue(request.headers['github-public-key-identifier']), headerValue(request.headers['github-public-key-signature']), raw)) {
           throw new KeyfobError('unauthorized', 'the GitHub-Public-Key-Signature does not verify against a configured key');
         }
         const matches = githubMatches(raw);
@@ -121,11 +122,6 @@ export async function leakRoutes(app: FastifyInstance, deps: LeakRouteDeps): Pro
 
 function isOurs(verdict: LeakVerdict): boolean {
   return verdict === 'revoked' || verdict === 'inactive';
-}
-
-function header(request: FastifyRequest, name: string): string | undefined {
-  const value = request.headers[name];
-  return Array.isArray(value) ? value[0] : value;
 }
 
 function rawBody(request: FastifyRequest): Buffer {

@@ -113,7 +113,7 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthDeps): Promis
   app.setErrorHandler((error, request, reply) => sendOAuthError(request, reply, error, deps.onError));
   // An address past its failed-authentication limit is refused before anything is checked.
   app.addHook('onRequest', (request, _reply, done) => {
-    const wait = deps.limiter.blockedFor('authFailures', addressSubject(clientIp(request)));
+    const wait = deps.limiter.hasBlocks ? deps.limiter.blockedFor('authFailures', addressSubject(clientIp(request))) : undefined;
     done(wait === undefined ? undefined : rateLimited('authFailures', wait));
   });
   const hidden = { schema: { hide: true }, bodyLimit: OAUTH_BODY_LIMIT } as const;
