@@ -154,6 +154,15 @@ describe('HTTP fuzzer from the OpenAPI document', () => {
     await limitedDb?.drop();
   });
 
+  function describeFetchError(error: unknown): string {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    return `${(error as Error).message}${cause ? `: ${cause.code ?? ''} ${cause.message ?? ''}` : ''}`;
+  }
+  function isSocketClosed(error: unknown): boolean {
+    const code = (error as { cause?: { code?: string } }).cause?.code;
+    return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET';
+  }
+
   function rssOf(pid: number): number {
     const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
     return Number(/(\d+)/.exec(line)![1]) * 1024;
@@ -216,6 +225,21 @@ describe('HTTP fuzzer from the OpenAPI document', () => {
     }
     expect(requests.length).toBeGreaterThan(2000);
 
+    // A client may send an idempotent request again when a reused keep-alive connection closes before
+    // any answer (RFC 9112 §9.3.1); fetch does not, so under a loaded CI machine one such race in
+    // thousands of requests would fail the run without saying anything about keyfob. Retried once,
+    // counted, and bounded below: a server that dropped connections for real still fails.
+    const socketRetries: string[] = [];
+    const fetchRetryingReusedSocket = async (target: ServerProcess, sent: Sent): Promise<Response> => {
+      try {
+        return await target.fetch(sent.url, sent.init);
+      } catch (error) {
+        if (!['GET', 'HEAD', 'DELETE'].includes(sent.op.method) || !isSocketClosed(error)) throw error;
+        socketRetries.push(`${sent.label}: ${describeFetchError(error)}`);
+        return target.fetch(sent.url, sent.init);
+      }
+    };
+
     const rssBefore = rssOf(server.pid);
     const failures: string[] = [];
     let next = 0;
@@ -227,10 +251,10 @@ describe('HTTP fuzzer from the OpenAPI document', () => {
         const target = index % 4 === 3 ? limited : server;
         let res: Response;
         try {
-          res = await target.fetch(sent.url, sent.init);
+          res = await fetchRetryingReusedSocket(target, sent);
           if (res.status === 429) limitedAnswers++;
         } catch (error) {
-          failures.push(`${sent.label}: no answer (${(error as Error).message})`);
+          failures.push(`${sent.label}: no answer (${describeFetchError(error)})`);
           continue;
         }
         const text = await res.text();
@@ -256,6 +280,7 @@ describe('HTTP fuzzer from the OpenAPI document', () => {
 
     if (process.env["FUZZ_DUMP"]) (await import("node:fs")).writeFileSync(process.env["FUZZ_DUMP"], failures.join("\n"));
     expect(failures.slice(0, 20), `${failures.length} of ${requests.length} requests failed`).toEqual([]);
+    expect(socketRetries.length, `requests sent again after a closed connection: ${socketRetries.slice(0, 5).join('; ')}`).toBeLessThanOrEqual(3);
     expect(limitedAnswers, 'the server with default limits answered some requests with 429').toBeGreaterThan(0);
     for (const s of [server, limited]) {
       expect(s.child.exitCode).toBeNull();
