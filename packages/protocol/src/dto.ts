@@ -348,3 +348,88 @@ export const TokenAddress = Type.Object({
 export type TokenAddress = Static<typeof TokenAddress>;
 export const TokenAddresses = Type.Object({ items: Type.Array(TokenAddress) });
 export type TokenAddresses = Static<typeof TokenAddresses>;
+
+/** Every event type keyfob sends to webhooks; subscriptions may also name `<kind>.*` or `*`. */
+export const WEBHOOK_EVENT_TYPES = [
+  'token.created',
+  'token.updated',
+  'token.rotated',
+  'token.revoked',
+  'token.bulk_revoked',
+  'token.leaked',
+  'token.expiring',
+  'token.expired',
+  'token.new_ip',
+  'user.created',
+  'user.updated',
+  'user.role_changed',
+  'user.deleted',
+  'client.created',
+  'client.updated',
+  'client.secret_rotated',
+  'client.deleted',
+  'scope.created',
+  'scope.deleted',
+  'policy.updated',
+  'signing_key.rotated',
+] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+export const Webhook = Type.Object({
+  id: Type.String(),
+  url: Type.String(),
+  description: Type.String(),
+  events: Type.Array(Type.String()),
+  active: Type.Boolean(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type WebhookDto = Static<typeof Webhook>;
+
+export const CreatedWebhook = Type.Intersect([
+  Webhook,
+  Type.Object({ secret: Type.String({ description: 'signing secret, returned in this response only' }) }),
+]);
+export type CreatedWebhookDto = Static<typeof CreatedWebhook>;
+
+const WebhookEvents = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 50, description: 'event types, "<kind>.*" or "*"' });
+
+export const CreateWebhookBody = Type.Object(
+  {
+    url: Type.String({ minLength: 1, maxLength: 2048 }),
+    events: WebhookEvents,
+    description: Type.Optional(Type.String({ maxLength: 500 })),
+    active: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type CreateWebhookBody = Static<typeof CreateWebhookBody>;
+
+export const UpdateWebhookBody = Type.Object(
+  {
+    url: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+    events: Type.Optional(WebhookEvents),
+    description: Type.Optional(Type.String({ maxLength: 500 })),
+    active: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type UpdateWebhookBody = Static<typeof UpdateWebhookBody>;
+
+export const WebhookDelivery = Type.Object({
+  id: Type.String(),
+  webhookId: Type.String(),
+  eventId: Type.String({ description: 'the same for retries and re-sends of one event' }),
+  eventType: Type.String(),
+  status: Type.Union([Type.Literal('pending'), Type.Literal('sending'), Type.Literal('succeeded'), Type.Literal('failed')]),
+  attempts: Type.Integer(),
+  createdAt: Timestamp,
+  lastAttemptAt: NullableTimestamp,
+  nextAttemptAt: NullableTimestamp,
+  deliveredAt: NullableTimestamp,
+  responseStatus: Nullable(Type.Integer()),
+  error: NullableString(),
+  redeliveryOf: NullableString(),
+  payload: Type.Unknown({ description: 'the JSON body sent: { id, type, createdAt, data }' }),
+});
+export type WebhookDeliveryDto = Static<typeof WebhookDelivery>;

@@ -17,6 +17,7 @@ import { setupAndAuthRoutes } from './http/routes/api/setup-auth.js';
 import { meRoutes } from './http/routes/api/me.js';
 import { adminRoutes } from './http/routes/api/admin.js';
 import { adminOAuthRoutes } from './http/routes/api/admin-oauth.js';
+import { adminWebhookRoutes } from './http/routes/api/admin-webhooks.js';
 import { oauthRoutes } from './http/routes/oauth/oauth-routes.js';
 import { wellKnownRoutes } from './http/routes/oauth/well-known.js';
 import { leakRoutes } from './http/routes/leaks/leak-routes.js';
@@ -95,6 +96,7 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
       meRoutes(api, deps);
       adminRoutes(api, deps);
       adminOAuthRoutes(api, { ...deps, clients: container.clients, keys: container.signingKeys });
+      adminWebhookRoutes(api, { ...deps, webhooks: container.webhooks });
     },
     { prefix: '/api/v1' },
   );

@@ -31,6 +31,13 @@ import { RateLimiter } from './services/rate-limiter.js';
 import { RedisCounterStore } from './services/redis-counter-store.js';
 import { UsageRecorder } from './services/usage-recorder.js';
 import { UserService } from './services/user-service.js';
+import { BackgroundJobs } from './services/background-jobs.js';
+import { EventFanout } from './services/event-fanout.js';
+import { smtpMailer } from './services/mailer.js';
+import { NoticeSender } from './services/notice-sender.js';
+import { ExpiryReminders } from './services/reminders.js';
+import { WebhookSender } from './services/webhook-sender.js';
+import { WebhookService } from './services/webhook-service.js';
 import { Verifier } from './services/verifier.js';
 
 export interface Container {
@@ -55,6 +62,9 @@ export interface Container {
   readonly bus: InvalidationBus;
   readonly limiter: RateLimiter;
   readonly leaks: LeakResponse;
+  readonly webhooks: WebhookService;
+  /** Fans out events to webhooks and email, on the instance holding the lease. */
+  readonly jobs: BackgroundJobs;
   /** Flushes pending usage and closes the store. */
   close(): Promise<void>;
 }
@@ -65,6 +75,8 @@ export interface ContainerOptions {
   readonly db?: Kysely<DB>;
   readonly onBackgroundError?: (error: unknown) => void;
   readonly onBusState?: (state: 'listening' | 'lost', detail?: unknown) => void;
+  /** false: no timer runs the event jobs (tests call `jobs.runOnce()` on their own clock). */
+  readonly startJobs?: boolean;
 }
 
 /**
@@ -130,7 +142,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
   metrics.observePool(poolStats);
   metrics.observeVerifications(verifier.stats);
 
-  const signingKeys = new SigningKeyService({ store, clock, sealedBox: new SealedBox(keys, previousKeys), alg: config.jwtAlg, jwksMaxAgeSeconds: config.jwksMaxAgeSeconds });
+  const sealedBox = new SealedBox(keys, previousKeys);
+  const signingKeys = new SigningKeyService({ store, clock, sealedBox, alg: config.jwtAlg, jwksMaxAgeSeconds: config.jwksMaxAgeSeconds });
   const exchangedTokens = new ExchangedTokens({ keys: signingKeys, clock, issuer: config.baseUrl });
   const clients = new ClientService({ store, clock, hasher, scopes, bus, cache: clientCache });
   const exchange = new TokenExchange({ store, clock, verifier, policy, limiter, tokens: exchangedTokens, audit: new AuditBatcher(store), onOutcome: (outcome) => metrics.exchanges.inc({ outcome }) });
@@ -141,6 +154,19 @@ export async function createContainer(config: Config, options: ContainerOptions 
 
   const leaks = new LeakResponse({ verifier, pats, acceptedPrefixes: config.acceptedPrefixes });
 
+  const mailer = config.mail ? smtpMailer(config.mail.smtpUrl, config.mail.from) : undefined;
+  const jobs = new BackgroundJobs({
+    store,
+    clock,
+    intervalMs: config.jobIntervalMs,
+    reminders: new ExpiryReminders({ store, clock }),
+    fanout: new EventFanout({ store, clock, mailEnabled: mailer !== undefined, consoleUrl: config.baseUrl }),
+    webhooks: new WebhookSender({ store, clock, sealedBox, timeoutMs: config.webhookTimeoutMs, userAgent: 'keyfob-webhooks/1', onAttempt: (outcome) => metrics.webhookAttempts.inc({ outcome }) }),
+    notices: mailer && new NoticeSender({ store, clock, mailer, onSent: (outcome) => metrics.emails.inc({ outcome }) }),
+    ...(options.onBackgroundError ? { onError: options.onBackgroundError } : {}),
+  });
+  const webhooks = new WebhookService({ store, clock, sealedBox, onQueued: () => jobs.nudge() });
+
   await scopes.ensureBuiltins();
   await signingKeys.ensureKeys();
   await bus.start();
@@ -148,14 +174,17 @@ export async function createContainer(config: Config, options: ContainerOptions 
     await users.setup(SYSTEM_ACTOR, { username: config.bootstrapAdmin.username, password: config.bootstrapAdmin.password });
   }
   usage.start();
+  if (options.startJobs !== false) jobs.start();
 
   let closed: Promise<void> | undefined;
   return {
     config, clock, store, metrics, hasher, usage, verifier, users, sessions, pats, policy, scopes, audit,
-    clients, signingKeys, exchange, introspection, cache, bus, limiter, leaks,
+    clients, signingKeys, exchange, introspection, cache, bus, limiter, leaks, webhooks, jobs,
     close() {
       closed ??= (async () => {
         await usage.stop();
+        await jobs.stop();
+        mailer?.close();
         await bus.stop();
         await limiter.close();
         await store.destroy();

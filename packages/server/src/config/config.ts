@@ -47,6 +47,12 @@ export interface Config {
   readonly githubScanningKeys: ScanningKeys | undefined;
   /** Request line and headers; more is answered 431 by node:http. */
   readonly maxHeaderBytes: number;
+  /** SMTP server and sender of email notices; undefined: no email is sent (KEYFOB_SMTP_URL unset). */
+  readonly mail: { readonly smtpUrl: string; readonly from: string } | undefined;
+  /** How often each instance tries to take the event-jobs lease and, holding it, fans out and sends. */
+  readonly jobIntervalMs: number;
+  /** How long a webhook receiver has to answer one delivery. */
+  readonly webhookTimeoutMs: number;
   /** Abuse limits, counted in memory or, with REDIS_URL, in Redis shared by every instance. */
   readonly limits: { readonly rules: LimitRules; readonly redisUrl: string | undefined; readonly redisPrefix: string };
   /** Algorithm of new signing keys for exchanged JWTs. */

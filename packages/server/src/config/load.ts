@@ -94,6 +94,9 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimitBytes: integer(get, 'KEYFOB_BODY_LIMIT_BYTES', 65536, 1024, 10 * 1024 * 1024),
     githubScanningKeys: scanningKeys(get('KEYFOB_GITHUB_SCANNING_KEYS')),
     maxHeaderBytes: integer(get, 'KEYFOB_MAX_HEADER_BYTES', 16_384, 1024, 1024 * 1024),
+    mail: parseMail(get, baseUrl),
+    jobIntervalMs: integer(get, 'KEYFOB_JOB_INTERVAL_MS', 5000, 50, 600_000),
+    webhookTimeoutMs: integer(get, 'KEYFOB_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
     limits: Object.freeze({
       rules: limitRules(get),
       redisUrl: get('REDIS_URL') || undefined,
@@ -117,6 +120,27 @@ function parseTrustProxy(raw: string | undefined): false | number | string {
     }
   }
   return raw;
+}
+
+/** Email notices are sent only when an SMTP server is named. */
+function parseMail(get: (n: string) => string | undefined, baseUrl: string): Config['mail'] {
+  const raw = get('KEYFOB_SMTP_URL');
+  const from = get('KEYFOB_MAIL_FROM');
+  if (raw === undefined || raw === '') {
+    if (from !== undefined) throw new ConfigError('KEYFOB_MAIL_FROM', 'has no effect without KEYFOB_SMTP_URL');
+    return undefined;
+  }
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    // Never echo the value: it may hold the SMTP password.
+    throw new ConfigError('KEYFOB_SMTP_URL', 'is not a URL; use smtp://user:pass@host:587 or smtps://…');
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') throw new ConfigError('KEYFOB_SMTP_URL', 'must start with smtp:// or smtps://');
+  const sender = from ?? `keyfob <keyfob@${new URL(baseUrl).hostname}>`;
+  if (!/^[^\r\n]*@[^\r\n]+$/.test(sender)) throw new ConfigError('KEYFOB_MAIL_FROM', 'must be an email address, optionally with a name: keyfob <keyfob@example.com>');
+  return Object.freeze({ smtpUrl: raw, from: sender });
 }
 
 /** GitHub's secret-scanning keys: a path to the JSON GitHub publishes, or that JSON itself. */

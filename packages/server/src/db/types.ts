@@ -1,3 +1,5 @@
+import type { DeliveryStatus, NoticeStatus } from '../domain/models.js';
+
 /**
  * Row shapes as stored. Times are epoch milliseconds (bigint in PostgreSQL, integer in SQLite),
  * booleans are 0/1 and lists are JSON text, so one schema serves both dialects; repositories
@@ -134,7 +136,86 @@ export interface UsageHourlyTable {
   count: number;
 }
 
+export interface OutboxTable {
+  /** The audit event's id, or a key that names the event (a reminder, a new address) so it is made once. */
+  id: string;
+  created_at: number;
+  type: string;
+  /** JSON: what the event says, without secrets. */
+  data: string;
+}
+
+export interface WebhooksTable {
+  id: string;
+  url: string;
+  description: string;
+  /** JSON list of event types, `token.*`-style patterns or `*`. */
+  events: string;
+  /** Signing secret, sealed like private signing keys. */
+  secret: string;
+  disabled_at: number | null;
+  created_by: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  webhook_id: string;
+  event_id: string;
+  event_type: string;
+  /** The exact body sent, so that a retry or a re-send signs the same bytes. */
+  body: string;
+  status: DeliveryStatus;
+  attempts: number;
+  next_attempt_at: number | null;
+  last_attempt_at: number | null;
+  response_status: number | null;
+  error: string | null;
+  redelivery_of: string | null;
+  created_at: number;
+  delivered_at: number | null;
+}
+
+
+export interface NoticesTable {
+  id: string;
+  /** One notice per key, ever: the second attempt to make it is a no-op. */
+  dedupe_key: string;
+  user_id: string;
+  kind: string;
+  recipient: string;
+  subject: string;
+  body: string;
+  status: NoticeStatus;
+  attempts: number;
+  next_attempt_at: number | null;
+  last_attempt_at: number | null;
+  error: string | null;
+  created_at: number;
+  sent_at: number | null;
+}
+
+export interface TokenRemindersTable {
+  pat_id: string;
+  kind: string;
+  created_at: number;
+}
+
+export interface JobLeasesTable {
+  name: string;
+  holder: string;
+  expires_at: number;
+}
+
 export interface DB {
+  outbox: OutboxTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  notices: NoticesTable;
+  token_reminders: TokenRemindersTable;
+  job_leases: JobLeasesTable;
   usage_hourly: UsageHourlyTable;
   pat_ips: PatIpsTable;
   oauth_clients: OAuthClientsTable;

@@ -119,3 +119,53 @@ export interface SigningKeyRecord {
 export function usernameKey(username: string): string {
   return username.toLowerCase();
 }
+
+export interface Webhook {
+  readonly id: string;
+  readonly url: string;
+  readonly description: string;
+  readonly events: readonly string[];
+  /** Sealed at rest; opened only to sign a delivery. */
+  readonly sealedSecret: string;
+  readonly disabledAt: Date | null;
+  readonly createdBy: string | null;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export type DeliveryStatus = 'pending' | 'sending' | 'succeeded' | 'failed';
+
+export interface WebhookDelivery {
+  readonly id: string;
+  readonly webhookId: string;
+  readonly eventId: string;
+  readonly eventType: string;
+  readonly body: string;
+  readonly status: DeliveryStatus;
+  readonly attempts: number;
+  readonly nextAttemptAt: Date | null;
+  readonly lastAttemptAt: Date | null;
+  readonly responseStatus: number | null;
+  readonly error: string | null;
+  readonly redeliveryOf: string | null;
+  readonly createdAt: Date;
+  readonly deliveredAt: Date | null;
+}
+
+/** `unknown`: the process stopped while sending; never sent again, since it may have gone out. */
+export type NoticeStatus = 'pending' | 'sending' | 'sent' | 'failed' | 'unknown';
+
+export interface Notice {
+  readonly id: string;
+  readonly dedupeKey: string;
+  readonly userId: string;
+  readonly kind: string;
+  readonly recipient: string;
+  readonly subject: string;
+  readonly body: string;
+  readonly status: NoticeStatus;
+  readonly attempts: number;
+  readonly nextAttemptAt: Date | null;
+  readonly createdAt: Date;
+  readonly sentAt: Date | null;
+}

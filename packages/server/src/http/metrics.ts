@@ -35,6 +35,18 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly webhookAttempts = new Counter({
+    name: 'keyfob_webhook_delivery_attempts_total',
+    help: 'Webhook delivery attempts by outcome (succeeded or failed)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly emails = new Counter({
+    name: 'keyfob_email_notices_total',
+    help: 'Email notices by outcome (sent or failed)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly introspections = new Counter({
     name: 'keyfob_oauth_introspections_total',
     help: 'RFC 7662 introspections by result (active, inactive)',

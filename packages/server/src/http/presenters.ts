@@ -1,7 +1,7 @@
-import type { AuditEventDto, OAuthClientDto, PatDto, ScopeEntryDto, SigningKeyDto, UserDto } from '@keyfob/protocol';
+import type { AuditEventDto, OAuthClientDto, PatDto, ScopeEntryDto, SigningKeyDto, UserDto, WebhookDeliveryDto, WebhookDto } from '@keyfob/protocol';
 import { isAdminScope } from '@keyfob/protocol';
 import type { Account, PatView } from '../domain/verified-token.js';
-import { patStatus, type AuditEvent, type OAuthClient, type ScopeEntry, type SigningKeyRecord } from '../domain/models.js';
+import { patStatus, type AuditEvent, type OAuthClient, type ScopeEntry, type SigningKeyRecord, type Webhook, type WebhookDelivery } from '../domain/models.js';
 
 // The one place that decides what leaves the server; the response schemas are the second fence.
 
@@ -93,5 +93,36 @@ export function presentSigningKey(key: SigningKeyRecord): SigningKeyDto {
     retiredAt: iso(key.retiredAt),
     unpublishAt: iso(key.unpublishAt),
     publicJwk: { ...key.publicJwk, kid: key.kid },
+  };
+}
+
+export function presentWebhook(webhook: Webhook): WebhookDto {
+  return {
+    id: webhook.id,
+    url: webhook.url,
+    description: webhook.description,
+    events: [...webhook.events],
+    active: webhook.disabledAt === null,
+    createdAt: webhook.createdAt.toISOString(),
+    updatedAt: webhook.updatedAt.toISOString(),
+  };
+}
+
+export function presentDelivery(delivery: WebhookDelivery): WebhookDeliveryDto {
+  return {
+    id: delivery.id,
+    webhookId: delivery.webhookId,
+    eventId: delivery.eventId,
+    eventType: delivery.eventType,
+    status: delivery.status,
+    attempts: delivery.attempts,
+    createdAt: delivery.createdAt.toISOString(),
+    lastAttemptAt: iso(delivery.lastAttemptAt),
+    nextAttemptAt: iso(delivery.nextAttemptAt),
+    deliveredAt: iso(delivery.deliveredAt),
+    responseStatus: delivery.responseStatus,
+    error: delivery.error,
+    redeliveryOf: delivery.redeliveryOf,
+    payload: JSON.parse(delivery.body) as unknown,
   };
 }

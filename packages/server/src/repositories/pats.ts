@@ -356,6 +356,17 @@ export class PatsRepository {
     }
   }
 
+  /** Of these uses, those from an address its token has no row for yet. */
+  async unseenAddresses<T extends { readonly patId: string; readonly ip: string }>(uses: readonly T[]): Promise<T[]> {
+    if (uses.length === 0) return [];
+    const known = new Set<string>();
+    for (const ids of chunks([...new Set(uses.map((u) => u.patId))], 500)) {
+      const rows = await this.db.selectFrom('pat_ips').select(['pat_id', 'ip']).where('pat_id', 'in', ids).execute();
+      for (const r of rows) known.add(`${r.pat_id} ${r.ip}`);
+    }
+    return uses.filter((u) => !known.has(`${u.patId} ${u.ip}`));
+  }
+
   /** The addresses a token was used from, most recent first. */
   async addresses(patId: string, limit: number): Promise<AddressUse[]> {
     const rows = await this.db.selectFrom('pat_ips').select(['ip', 'first_seen', 'last_seen', 'uses']).where('pat_id', '=', patId).orderBy('last_seen', 'desc').orderBy('ip').limit(limit).execute();

@@ -4,6 +4,11 @@ import type { DB } from '../db/types.js';
 import { AuditRepository } from './audit.js';
 import { ClientsRepository } from './clients.js';
 import { EventsRepository } from './events.js';
+import { JobLeasesRepository } from './job-leases.js';
+import { NoticesRepository } from './notices.js';
+import { OutboxRepository } from './outbox.js';
+import { RemindersRepository } from './reminders.js';
+import { WebhooksRepository } from './webhooks.js';
 import { RevokedJwtsRepository, SigningKeysRepository } from './signing-keys.js';
 import { PatsRepository } from './pats.js';
 import { ScopesRepository } from './scopes.js';
@@ -22,6 +27,11 @@ export interface Repositories {
   readonly signingKeys: SigningKeysRepository;
   readonly revokedJwts: RevokedJwtsRepository;
   readonly events: EventsRepository;
+  readonly outbox: OutboxRepository;
+  readonly webhooks: WebhooksRepository;
+  readonly notices: NoticesRepository;
+  readonly leases: JobLeasesRepository;
+  readonly reminders: RemindersRepository;
 }
 
 function repositoriesOn(db: Kysely<DB>, dialect: 'sqlite' | 'postgres', reader?: () => RowReader | undefined): Repositories {
@@ -36,6 +46,11 @@ function repositoriesOn(db: Kysely<DB>, dialect: 'sqlite' | 'postgres', reader?:
     signingKeys: new SigningKeysRepository(db),
     revokedJwts: new RevokedJwtsRepository(db),
     events: new EventsRepository(db, dialect),
+    outbox: new OutboxRepository(db),
+    webhooks: new WebhooksRepository(db),
+    notices: new NoticesRepository(db),
+    leases: new JobLeasesRepository(db),
+    reminders: new RemindersRepository(db),
   };
 }
 

@@ -1,5 +1,7 @@
 import type { Store } from '../repositories/store.js';
 import type { UsageCount, UsageUpdate } from '../repositories/pats.js';
+import type { OutboxEntry } from '../repositories/outbox.js';
+import { newAddressEventId } from '../domain/events.js';
 
 export interface UsageRecorderOptions {
   readonly store: Store;
@@ -91,6 +93,8 @@ export class UsageRecorder {
    * stale (a cached token read before the last flush), and must not make every flush rewrite it.
    */
   #written = new Map<string, { at: number; ip: string | null }>();
+  /** "<token id> <address>" pairs known to be stored: no lookup for them on the next flush. */
+  #knownAddresses = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #pruneTimer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
@@ -178,7 +182,15 @@ export class UsageRecorder {
       addresses: [...(p.addresses ?? [])].map(([ip, a]) => ({ ip, firstSeen: a.first, lastSeen: a.last, uses: a.uses })),
     }));
     try {
-      await this.options.store.transaction((repos) => repos.pats.recordUsage(batch));
+      const unknown = batch.flatMap((u) => (u.addresses ?? []).filter((a) => !this.#knownAddresses.has(`${u.patId} ${a.ip}`)).map((a) => ({ patId: u.patId, ...a })));
+      await this.options.store.transaction(async (repos) => {
+        const fresh = await repos.pats.unseenAddresses(unknown);
+        await repos.pats.recordUsage(batch);
+        // Committed with the address rows: the "new address" event exists once its address does.
+        await repos.outbox.insertMany(fresh.map((a) => newAddressEvent(a.patId, a.ip, a.firstSeen)));
+      });
+      if (this.#knownAddresses.size + unknown.length > this.#maxPending) this.#knownAddresses.clear();
+      for (const a of unknown) this.#knownAddresses.add(`${a.patId} ${a.ip}`);
       if (this.#written.size > this.#maxPending) this.#written.clear();
       for (const u of batch) if (u.lastUse !== null) this.#written.set(u.patId, u.lastUse);
       this.options.onFlush?.(batch.length);
@@ -201,4 +213,13 @@ export class UsageRecorder {
     this.#pruneTimer = undefined;
     await this.flush();
   }
+}
+
+function newAddressEvent(patId: string, ip: string, firstSeen: number): OutboxEntry {
+  return {
+    id: newAddressEventId(patId, ip),
+    type: 'token.new_ip',
+    createdAt: firstSeen,
+    record: { actor: null, target: { type: 'token', id: patId }, details: { ip, firstSeen: new Date(firstSeen).toISOString() } },
+  };
 }

@@ -45,7 +45,7 @@ export async function createTestApp(dialect: Dialect, env: Record<string, string
       done();
     },
   });
-  const container = await createContainer(config, { clock });
+  const container = await createContainer(config, { clock, startJobs: false });
   const app = await buildApp(container, { logStream });
   await app.ready();
   return {

@@ -1,0 +1,116 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Store } from '../repositories/store.js';
+import type { Clock } from './clock.js';
+import type { EventFanout } from './event-fanout.js';
+import type { NoticeSender } from './notice-sender.js';
+import type { ExpiryReminders } from './reminders.js';
+import type { WebhookSender } from './webhook-sender.js';
+
+const LEASE = 'events';
+/** Reminders look at expiry times: once a minute is plenty and spares a query per tick. */
+const REMINDERS_EVERY_MS = 60_000;
+/** Finished deliveries and notices are kept this long in the logs. */
+const LOG_RETENTION_MS = 30 * 86_400_000;
+/** An attempt still marked as under way after this long belongs to a process that stopped. */
+const STALE_ATTEMPT_MS = 5 * 60_000;
+
+export interface BackgroundJobsOptions {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly intervalMs: number;
+  readonly reminders: ExpiryReminders;
+  readonly fanout: EventFanout;
+  readonly webhooks: WebhookSender;
+  /** Undefined when no SMTP server is configured. */
+  readonly notices: NoticeSender | undefined;
+  readonly onError?: (error: unknown) => void;
+}
+
+/**
+ * Runs the event jobs on one instance at a time: every tick each instance tries to take or renew
+ * a lease in the database, and only its holder fans out the outbox and sends. The lease lasts a
+ * few ticks, so a stopped holder is replaced within seconds; claims on each delivery and notice
+ * keep two holders (a lease lapsed mid-run) from sending the same one.
+ */
+export class BackgroundJobs {
+  readonly holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #lastReminders = -Infinity;
+  #lastPrune = -Infinity;
+
+  constructor(private readonly options: BackgroundJobsOptions) {}
+
+  start(): void {
+    this.#timer ??= setInterval(() => this.nudge(), this.options.intervalMs);
+    this.#timer.unref();
+  }
+
+  /** A tick now (or right after the one under way), e.g. when a delivery was queued here. */
+  nudge(): void {
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#track(this.#tick()).catch((error: unknown) => this.options.onError?.(error));
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#again = false;
+    await this.#running;
+    await this.options.store.repos.leases.release(LEASE, this.holder).catch(() => {});
+  }
+
+  /**
+   * One full round whether or not a minute has passed since the last reminders (tests, and
+   * `keyfob` commands): true when this instance held the lease and ran.
+   */
+  async runOnce(): Promise<boolean> {
+    while (this.#running) await this.#running;
+    this.#lastReminders = -Infinity;
+    return this.#track(this.#tick());
+  }
+
+  /** One tick at a time: the next waits for `#running`, and a nudge during one runs after it. */
+  #track<T>(run: Promise<T>): Promise<T> {
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#running = settled;
+    void settled.then(() => {
+      if (this.#running === settled) this.#running = undefined;
+      if (this.#again && this.#timer) {
+        this.#again = false;
+        this.nudge();
+      }
+    });
+    return run;
+  }
+
+  async #tick(): Promise<boolean> {
+    const { store, clock, intervalMs } = this.options;
+    const now = clock.now();
+    if (!(await store.repos.leases.acquire(LEASE, this.holder, now, Math.max(3 * intervalMs, 15_000)))) return false;
+    await store.repos.webhooks.requeueStale(now - STALE_ATTEMPT_MS);
+    await store.repos.notices.abandonStale(now - STALE_ATTEMPT_MS);
+    if (now - this.#lastReminders >= REMINDERS_EVERY_MS) {
+      await this.options.reminders.run();
+      this.#lastReminders = now;
+    }
+    // Drain the outbox in batches, but give the senders a turn at least every ten batches.
+    for (let i = 0; i < 10 && (await this.options.fanout.run()) > 0; i++);
+    await this.options.webhooks.run();
+    await this.options.notices?.run();
+    if (now - this.#lastPrune >= 3_600_000) {
+      await store.repos.webhooks.prune(now - LOG_RETENTION_MS);
+      await store.repos.notices.prune(now - LOG_RETENTION_MS);
+      this.#lastPrune = now;
+    }
+    return true;
+  }
+}

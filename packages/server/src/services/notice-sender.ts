@@ -1,0 +1,37 @@
+import { EMAIL_MAX_ATTEMPTS, emailRetryDelay } from '../domain/delivery-schedule.js';
+import type { Store } from '../repositories/store.js';
+import type { Clock } from './clock.js';
+import { MailError, type Mailer } from './mailer.js';
+
+/**
+ * Emails pending notices, one at a time (a notice is small and mail servers throttle parallel
+ * senders). Each is claimed before it is sent, so no two instances send the same one.
+ */
+export class NoticeSender {
+  constructor(private readonly deps: { store: Store; clock: Clock; mailer: Mailer; onSent?: (outcome: 'sent' | 'failed') => void }) {}
+
+  async run(limit = 20): Promise<number> {
+    const { store, clock, mailer } = this.deps;
+    let sent = 0;
+    for (const notice of await store.repos.notices.due(clock.now(), limit)) {
+      if (!(await store.repos.notices.claim(notice.id, clock.now()))) continue;
+      try {
+        await mailer.send({ to: notice.recipient, subject: notice.subject, text: notice.body });
+        await store.repos.notices.markSent(notice.id, clock.now());
+        this.deps.onSent?.('sent');
+        sent++;
+      } catch (error) {
+        this.deps.onSent?.('failed');
+        const message = error instanceof MailError ? error.message : String((error as Error).message ?? error);
+        if (error instanceof MailError && error.maybeSent) {
+          await store.repos.notices.markRefused(notice.id, `${message} (may have been sent; not sent again)`, undefined);
+          continue;
+        }
+        const attempt = notice.attempts + 1;
+        const delay = attempt < EMAIL_MAX_ATTEMPTS ? emailRetryDelay(attempt) : undefined;
+        await store.repos.notices.markRefused(notice.id, message, delay === undefined ? undefined : clock.now() + delay);
+      }
+    }
+    return sent;
+  }
+}

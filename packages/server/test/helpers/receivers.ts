@@ -1,0 +1,108 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+
+export interface ReceivedRequest {
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+export interface WebhookReceiver {
+  readonly url: string;
+  readonly received: ReceivedRequest[];
+  /** Statuses to answer, in order; 200 once they run out. `'hang'` never answers. */
+  answers: (number | 'hang')[];
+  close(): Promise<void>;
+}
+
+/** A real HTTP receiver on loopback that records every delivery. */
+export async function startWebhookReceiver(): Promise<WebhookReceiver> {
+  const hanging = new Set<() => void>();
+  const receiver: WebhookReceiver = {
+    url: '',
+    received: [],
+    answers: [],
+    async close() {
+      for (const end of hanging) end();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      receiver.received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      const answer = receiver.answers.shift() ?? 200;
+      if (answer === 'hang') {
+        hanging.add(() => res.destroy());
+        return;
+      }
+      res.writeHead(answer, { 'content-type': 'text/plain' }).end('thanks');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  (receiver as { url: string }).url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/keyfob`;
+  return receiver;
+}
+
+export interface ReceivedMail {
+  readonly from: string;
+  readonly to: readonly string[];
+  readonly raw: string;
+  readonly user: string | undefined;
+}
+
+export interface MailServer {
+  readonly port: number;
+  readonly mails: ReceivedMail[];
+  /** SMTP reply codes to refuse the next messages with (e.g. 451), in order. */
+  refusals: number[];
+  close(): Promise<void>;
+}
+
+/** A real SMTP server on loopback (smtp-server), with plain-text AUTH allowed as on port 587 without TLS. */
+export async function startMailServer(credentials = { user: 'keyfob', pass: 'smtp-secret' }): Promise<MailServer> {
+  const mails: ReceivedMail[] = [];
+  const state: MailServer = {
+    port: 0,
+    mails,
+    refusals: [],
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  const server = new SMTPServer({
+    authOptional: false,
+    allowInsecureAuth: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onAuth(auth, _session, callback) {
+      if (auth.username === credentials.user && auth.password === credentials.pass) callback(null, { user: auth.username });
+      else callback(new Error('invalid credentials'));
+    },
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        const refusal = state.refusals.shift();
+        if (refusal !== undefined) {
+          const error = new Error('try again later') as Error & { responseCode: number };
+          error.responseCode = refusal;
+          callback(error);
+          return;
+        }
+        mails.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: session.envelope.rcptTo.map((r) => r.address),
+          raw: Buffer.concat(chunks).toString('utf8'),
+          user: session.user as string | undefined,
+        });
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  (state as { port: number }).port = (server.server.address() as AddressInfo).port;
+  return state;
+}
