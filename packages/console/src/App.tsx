@@ -8,7 +8,7 @@ import { NewTokenPage } from './pages/NewTokenPage';
 import { ProfilePage } from './pages/ProfilePage';
 import { TokenDetailPage } from './pages/TokenDetailPage';
 import { TokensPage } from './pages/TokensPage';
-import { AdminAuditPage, AdminClientsPage, AdminPolicyPage, AdminScopesPage, AdminSigningKeysPage, AdminTokensPage, AdminUsersPage } from './pages/admin';
+import { AdminAuditPage, AdminClientsPage, AdminPolicyPage, AdminScopesPage, AdminSigningKeysPage, AdminTokensPage, AdminUsersPage, AdminWebhookDeliveriesPage, AdminWebhooksPage } from './pages/admin';
 
 function RequireUser({ children }: { children: ReactNode }) {
   const { user, setupNeeded } = useAuth();
@@ -71,6 +71,8 @@ function Routed() {
         <Route path="/admin/clients" element={admin(<AdminClientsPage />)} />
         <Route path="/admin/signing-keys" element={admin(<AdminSigningKeysPage />)} />
         <Route path="/admin/audit" element={admin(<AdminAuditPage />)} />
+        <Route path="/admin/webhooks" element={admin(<AdminWebhooksPage />)} />
+        <Route path="/admin/webhooks/:id" element={admin(<AdminWebhookDeliveriesPage />)} />
         <Route path="/admin" element={<Navigate to="/admin/users" replace />} />
       </Route>
       <Route path="*" element={<Navigate to="/tokens" replace />} />

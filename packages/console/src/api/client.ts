@@ -1,6 +1,7 @@
 import type {
   AuditEventDto,
   CreatedOAuthClientDto,
+  CreatedWebhookDto,
   CreatedPatDto,
   OAuthClientDto,
   PatDto,
@@ -10,9 +11,11 @@ import type {
   TokenAddresses,
   UsageSeries,
   UserDto,
+  WebhookDeliveryDto,
+  WebhookDto,
 } from '@keyfob/protocol';
 
-export type { AuditEventDto, CreatedOAuthClientDto, CreatedPatDto, OAuthClientDto, PatDto, PolicyDto, ScopeEntryDto, SigningKeyDto, UserDto };
+export type { AuditEventDto, CreatedOAuthClientDto, CreatedPatDto, CreatedWebhookDto, OAuthClientDto, PatDto, PolicyDto, ScopeEntryDto, SigningKeyDto, UserDto, WebhookDeliveryDto, WebhookDto };
 
 export interface Page<T> {
   items: T[];
@@ -137,5 +140,13 @@ export const api = {
     signingKeys: () => request<Page<SigningKeyDto>>('GET', '/admin/signing-keys'),
     rotateSigningKeys: () => request<Page<SigningKeyDto>>('POST', '/admin/signing-keys/rotate'),
     audit: (query: Query) => request<Page<AuditEventDto>>('GET', '/admin/audit', undefined, query),
+    webhooks: () => request<Page<WebhookDto>>('GET', '/admin/webhooks'),
+    webhook: (id: string) => request<WebhookDto>('GET', `/admin/webhooks/${encodeURIComponent(id)}`),
+    createWebhook: (body: { url: string; events: string[]; description?: string }) => request<CreatedWebhookDto>('POST', '/admin/webhooks', body),
+    updateWebhook: (id: string, body: { url?: string; events?: string[]; description?: string; active?: boolean }) => request<WebhookDto>('PATCH', `/admin/webhooks/${encodeURIComponent(id)}`, body),
+    rotateWebhookSecret: (id: string) => request<CreatedWebhookDto>('POST', `/admin/webhooks/${encodeURIComponent(id)}/secret`),
+    deleteWebhook: (id: string) => request<void>('DELETE', `/admin/webhooks/${encodeURIComponent(id)}`),
+    webhookDeliveries: (id: string, query: Query) => request<Page<WebhookDeliveryDto>>('GET', `/admin/webhooks/${encodeURIComponent(id)}/deliveries`, undefined, query),
+    redeliverWebhook: (id: string, deliveryId: string) => request<WebhookDeliveryDto>('POST', `/admin/webhooks/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(deliveryId)}/redeliver`),
   },
 };

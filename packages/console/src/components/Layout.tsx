@@ -8,6 +8,7 @@ const ADMIN_LINKS: [string, string][] = [
   ['/admin/scopes', 'Scopes'],
   ['/admin/clients', 'OAuth clients'],
   ['/admin/signing-keys', 'Signing keys'],
+  ['/admin/webhooks', 'Webhooks'],
   ['/admin/audit', 'Audit log'],
 ];
 

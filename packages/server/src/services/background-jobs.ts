@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { Conflict } from '../errors/keyfob-error.js';
 import type { Store } from '../repositories/store.js';
 import type { Clock } from './clock.js';
 import type { EventFanout } from './event-fanout.js';
@@ -103,9 +104,14 @@ export class BackgroundJobs {
       this.#lastReminders = now;
     }
     // Drain the outbox in batches, but give the senders a turn at least every ten batches.
-    for (let i = 0; i < 10 && (await this.options.fanout.run()) > 0; i++);
+    try {
+      for (let i = 0; i < 10 && (await this.options.fanout.run()) > 0; i++);
+    } catch (error) {
+      // Another instance fanned out the same events (a lease that lapsed mid-run); ours rolled back.
+      if (!(error instanceof Conflict)) throw error;
+    }
     await this.options.webhooks.run();
-    await this.options.notices?.run();
+    await this.options.notices?.run(100);
     if (now - this.#lastPrune >= 3_600_000) {
       await store.repos.webhooks.prune(now - LOG_RETENTION_MS);
       await store.repos.notices.prune(now - LOG_RETENTION_MS);

@@ -5,3 +5,4 @@ export { AdminScopesPage } from './AdminScopesPage';
 export { AdminClientsPage } from './AdminClientsPage';
 export { AdminSigningKeysPage } from './AdminSigningKeysPage';
 export { AdminAuditPage } from './AdminAuditPage';
+export { AdminWebhooksPage, AdminWebhookDeliveriesPage } from './AdminWebhooksPage';
