@@ -195,6 +195,8 @@ export const Policy = Type.Object({
   maxTokensPerUser: Nullable(Type.Integer({ minimum: 1, maximum: 100000 })),
   rotationGraceSeconds: Type.Integer({ minimum: 0, maximum: 2592000 }),
   exchangedTokenTtlSeconds: Type.Integer({ minimum: 30, maximum: 86400 }),
+  idleRevokeDays: Nullable(Type.Integer({ minimum: 2, maximum: 3650, description: 'revoke tokens unused for this many days; null: never' })),
+  idleWarningDays: Type.Integer({ minimum: 1, maximum: 365, description: 'how long before an idle revocation its owner is warned' }),
 });
 export type PolicyDto = Static<typeof Policy>;
 
@@ -359,6 +361,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'token.leaked',
   'token.expiring',
   'token.expired',
+  'token.idle',
   'token.new_ip',
   'user.created',
   'user.updated',

@@ -36,6 +36,7 @@ import { EventFanout } from './services/event-fanout.js';
 import { smtpMailer } from './services/mailer.js';
 import { NoticeSender } from './services/notice-sender.js';
 import { ExpiryReminders } from './services/reminders.js';
+import { IdleExpiry } from './services/idle-expiry.js';
 import { WebhookSender } from './services/webhook-sender.js';
 import { WebhookService } from './services/webhook-service.js';
 import { Verifier } from './services/verifier.js';
@@ -160,6 +161,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     clock,
     intervalMs: config.jobIntervalMs,
     reminders: new ExpiryReminders({ store, clock }),
+    idle: new IdleExpiry({ store, clock, policy, pats }),
     fanout: new EventFanout({ store, clock, mailEnabled: mailer !== undefined, consoleUrl: config.baseUrl }),
     webhooks: new WebhookSender({ store, clock, sealedBox, timeoutMs: config.webhookTimeoutMs, userAgent: 'keyfob-webhooks/1', onAttempt: (outcome) => metrics.webhookAttempts.inc({ outcome }) }),
     notices: mailer && new NoticeSender({ store, clock, mailer, onSent: (outcome) => metrics.emails.inc({ outcome }) }),

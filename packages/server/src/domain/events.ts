@@ -56,4 +56,6 @@ export const EXPIRED_NOTICE_HORIZON_MS = 86_400_000;
 
 /** The outbox id of a use from a new address: made once per token and address. */
 export const newAddressEventId = (patId: string, ip: string): string => `new_ip:${patId}:${ip}`;
+/** One idle warning per token and period of idleness (a use in between starts a new one). */
+export const idleWarningEventId = (patId: string, lastActivity: number): string => `idle:${patId}:${lastActivity}`;
 export const reminderEventId = (patId: string, kind: ReminderKind): string => `reminder:${kind}:${patId}`;

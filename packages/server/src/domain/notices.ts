@@ -32,6 +32,7 @@ const KIND_OF: Partial<Record<EventType, keyof Notifications>> = {
   'token.leaked': 'tokenRevoked',
   'token.expiring': 'tokenExpiring',
   'token.expired': 'tokenExpiring',
+  'token.idle': 'tokenExpiring',
   'token.new_ip': 'newIpUse',
 };
 
@@ -59,7 +60,7 @@ export function draftNotice(event: PendingEvent, token: NoticeToken, owner: Noti
     case 'token.revoked': {
       if (event.record.actor?.userId === token.userId || text(details['reason']).startsWith('leaked')) return undefined;
       subject = `Your token ${token.name} was revoked`;
-      lead = `The token ${name} was revoked by an administrator${text(details['reason']) ? ` (reason: ${text(details['reason'])})` : ''}. Anything that still uses it will be refused; create a new token if you need one.`;
+      lead = `The token ${name} was revoked ${event.record.actor?.userId ? 'by an administrator' : 'by keyfob'}${text(details['reason']) ? ` (reason: ${text(details['reason'])})` : ''}. Anything that still uses it will be refused; create a new token if you need one.`;
       break;
     }
     case 'token.leaked':
@@ -73,6 +74,10 @@ export function draftNotice(event: PendingEvent, token: NoticeToken, owner: Noti
     case 'token.expired':
       subject = `Your token ${token.name} has expired`;
       lead = `The token ${name} expired on ${token.expiresAt?.toISOString() ?? 'an earlier date'} and is no longer accepted.`;
+      break;
+    case 'token.idle':
+      subject = `Your token ${token.name} will be revoked on ${text(details['revokeAt']).slice(0, 10)} unless it is used`;
+      lead = `The token ${name} has not been used since ${text(details['lastActivityAt']).slice(0, 10)}. Tokens unused for ${String(details['idleRevokeDays'])} days are revoked by policy; if it is still needed, use it before ${text(details['revokeAt'])}, otherwise you can revoke it now.`;
       break;
     case 'token.new_ip':
       subject = `Your token ${token.name} was used from a new address`;

@@ -14,6 +14,8 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
   maxTokensPerUser: 500,
   rotationGraceSeconds: 0,
   exchangedTokenTtlSeconds: 900,
+  idleRevokeDays: null,
+  idleWarningDays: 7,
 });
 
 /** Merges an update over the current policy and checks that the result is coherent. */
@@ -30,6 +32,9 @@ export function mergePolicy(current: Policy, update: PolicyUpdate): Policy {
     if (next.defaultExpiryDays !== null && next.defaultExpiryDays > max) {
       throw new ValidationError('defaultExpiryDays', `exceeds maxLifetimeDays (${max})`);
     }
+  }
+  if (next.idleRevokeDays !== null && next.idleWarningDays >= next.idleRevokeDays) {
+    throw new ValidationError('idleWarningDays', `must be fewer than idleRevokeDays (${next.idleRevokeDays}): the warning comes before the revocation`);
   }
   if (next.defaultExpiryDays === null && (next.requireExpiry || max !== null)) {
     throw new ValidationError('defaultExpiryDays', 'must be set while requireExpiry is true or maxLifetimeDays is set');

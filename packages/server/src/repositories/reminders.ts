@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from '../db/types.js';
 import type { ReminderKind } from '../domain/events.js';
 
@@ -37,4 +37,50 @@ export class RemindersRepository {
     const result = await this.db.insertInto('token_reminders').values({ pat_id: patId, kind, created_at: now }).onConflict((oc) => oc.columns(['pat_id', 'kind']).doNothing()).executeTakeFirst();
     return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
   }
+
+  /**
+   * Usable tokens idle since before `idleBefore` (last use, or creation if never used) that have
+   * had no idle warning since their last use.
+   */
+  async idleUnwarned(now: number, idleBefore: number, limit: number): Promise<IdleToken[]> {
+    return this.#idle(now, idleBefore, limit, (warned) => sql<boolean>`NOT EXISTS (${warned})`);
+  }
+
+  /** Usable tokens idle since before `idleBefore` whose idle warning (after their last use) was made before `warnedBefore`. */
+  async idleWarned(now: number, idleBefore: number, warnedBefore: number, limit: number): Promise<IdleToken[]> {
+    return this.#idle(now, idleBefore, limit, (warned) => sql<boolean>`EXISTS (${warned} AND r.created_at <= ${warnedBefore})`);
+  }
+
+  /** Records an idle warning now (a later one replaces it: a token used again and idle again is warned again). */
+  async markIdleWarning(patId: string, now: number): Promise<void> {
+    await this.db
+      .insertInto('token_reminders')
+      .values({ pat_id: patId, kind: IDLE_WARNING, created_at: now })
+      .onConflict((oc) => oc.columns(['pat_id', 'kind']).doUpdateSet({ created_at: now }))
+      .execute();
+  }
+
+  async #idle(now: number, idleBefore: number, limit: number, warning: (warned: RawBuilder<unknown>) => RawBuilder<boolean>): Promise<IdleToken[]> {
+    const activity = sql<number>`COALESCE(pats.last_used_at, pats.created_at)`;
+    const warned = sql`SELECT 1 FROM token_reminders r WHERE r.pat_id = pats.id AND r.kind = ${IDLE_WARNING} AND r.created_at > ${activity}`;
+    const rows = await this.db
+      .selectFrom('pats')
+      .select(['pats.id', activity.as('activity')])
+      .where('pats.revoked_at', 'is', null)
+      .where((eb) => eb.or([eb('pats.expires_at', 'is', null), eb('pats.expires_at', '>', now)]))
+      .where(sql<boolean>`${activity} < ${idleBefore}`)
+      .where(warning(warned))
+      .orderBy(activity)
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ patId: r.id, lastActivity: Number(r.activity) }));
+  }
+}
+
+export const IDLE_WARNING = 'idle_warning';
+
+export interface IdleToken {
+  readonly patId: string;
+  /** Last use, or creation when never used (epoch ms). */
+  readonly lastActivity: number;
 }

@@ -6,10 +6,11 @@ import type { Clock } from './clock.js';
 import type { EventFanout } from './event-fanout.js';
 import type { NoticeSender } from './notice-sender.js';
 import type { ExpiryReminders } from './reminders.js';
+import type { IdleExpiry } from './idle-expiry.js';
 import type { WebhookSender } from './webhook-sender.js';
 
 const LEASE = 'events';
-/** Reminders look at expiry times: once a minute is plenty and spares a query per tick. */
+/** Expiry reminders and idle expiry look at times counted in days: once a minute is plenty. */
 const REMINDERS_EVERY_MS = 60_000;
 /** Finished deliveries and notices are kept this long in the logs. */
 const LOG_RETENTION_MS = 30 * 86_400_000;
@@ -21,6 +22,7 @@ export interface BackgroundJobsOptions {
   readonly clock: Clock;
   readonly intervalMs: number;
   readonly reminders: ExpiryReminders;
+  readonly idle: IdleExpiry;
   readonly fanout: EventFanout;
   readonly webhooks: WebhookSender;
   /** Undefined when no SMTP server is configured. */
@@ -101,6 +103,7 @@ export class BackgroundJobs {
     await store.repos.notices.abandonStale(now - STALE_ATTEMPT_MS);
     if (now - this.#lastReminders >= REMINDERS_EVERY_MS) {
       await this.options.reminders.run();
+      await this.options.idle.run();
       this.#lastReminders = now;
     }
     // Drain the outbox in batches, but give the senders a turn at least every ten batches.

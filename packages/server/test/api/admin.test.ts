@@ -117,7 +117,7 @@ for (const dialect of DIALECTS) {
     describe('policy', () => {
       it('reads defaults, updates, validates, and applies to new tokens only', async () => {
         const initial = await t.app.inject({ method: 'GET', url: '/api/v1/admin/policy', headers: as(admin) });
-        expect(initial.json()).toEqual({ maxLifetimeDays: null, requireExpiry: false, expiryPresetsDays: [7, 30, 90, 365], defaultExpiryDays: 30, maxTokensPerUser: 500, rotationGraceSeconds: 0, exchangedTokenTtlSeconds: 900 });
+        expect(initial.json()).toEqual({ maxLifetimeDays: null, requireExpiry: false, expiryPresetsDays: [7, 30, 90, 365], defaultExpiryDays: 30, maxTokensPerUser: 500, rotationGraceSeconds: 0, exchangedTokenTtlSeconds: 900, idleRevokeDays: null, idleWarningDays: 7 });
         const forever = await createToken(t, user, { expiresInDays: null });
         const put = await t.app.inject({ method: 'PUT', url: '/api/v1/admin/policy', headers: as(admin), payload: { maxLifetimeDays: 90, expiryPresetsDays: [7, 30, 90], requireExpiry: true, maxTokensPerUser: 50 } });
         expect(put.statusCode).toBe(200);

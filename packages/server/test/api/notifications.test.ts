@@ -3,7 +3,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { createContainer, type Container } from '../../src/container.js';
 import { DIALECTS, postgres } from '../helpers/dialects.js';
 import { DAY, ManualClock } from '../helpers/clock.js';
-import { startMailServer, startWebhookReceiver, type MailServer } from '../helpers/receivers.js';
+import { mailSubject, mailText, startMailServer, startWebhookReceiver, type MailServer } from '../helpers/receivers.js';
 import { NO_LIMITS, TEST_SECRET, asSession, bearer, createToken, createUser, setupAdmin, createTestApp, type Session, type TestApp } from '../helpers/test-app.js';
 
 const SMTP_USER = 'keyfob';
@@ -11,11 +11,8 @@ const SMTP_PASS = 'smtp-p@ss word';
 const smtpUrl = (port: number) => `smtp://${SMTP_USER}:${encodeURIComponent(SMTP_PASS)}@127.0.0.1:${port}`;
 const FROM = 'keyfob <keyfob@example.test>';
 
-/** The message's text with quoted-printable soft breaks and escapes undone. */
-function textOf(raw: string): string {
-  return raw.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-}
-const subjectOf = (raw: string) => /^Subject: (.*)$/m.exec(textOf(raw))?.[1] ?? '';
+const textOf = mailText;
+const subjectOf = mailSubject;
 
 for (const dialect of DIALECTS) {
   describe.skipIf(!dialect.available)(`email notifications [${dialect.name}]`, () => {

@@ -106,3 +106,15 @@ export async function startMailServer(credentials = { user: 'keyfob', pass: 'smt
   (state as { port: number }).port = (server.server.address() as AddressInfo).port;
   return state;
 }
+
+/** A received message's text: header continuation lines unfolded, quoted-printable undone. */
+export function mailText(raw: string): string {
+  return raw
+    .replace(/\r?\n[ \t]+/g, ' ')
+    .replace(/=\r?\n/g, '')
+    .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+export function mailSubject(raw: string): string {
+  return /^Subject: (.*)$/m.exec(mailText(raw))?.[1]?.trim() ?? '';
+}

@@ -5,7 +5,7 @@ import { useDocumentTitle, useLoad } from '../../hooks';
 import { asError, fieldMessage } from './shared';
 
 type FieldName = keyof PolicyDto;
-const FIELDS: readonly FieldName[] = ['maxLifetimeDays', 'requireExpiry', 'expiryPresetsDays', 'defaultExpiryDays', 'maxTokensPerUser', 'rotationGraceSeconds', 'exchangedTokenTtlSeconds'];
+const FIELDS: readonly FieldName[] = ['maxLifetimeDays', 'requireExpiry', 'expiryPresetsDays', 'defaultExpiryDays', 'maxTokensPerUser', 'rotationGraceSeconds', 'exchangedTokenTtlSeconds', 'idleRevokeDays', 'idleWarningDays'];
 
 interface FormState {
   maxLifetimeDays: string;
@@ -15,6 +15,8 @@ interface FormState {
   maxTokensPerUser: string;
   rotationGraceSeconds: string;
   exchangedTokenTtlSeconds: string;
+  idleRevokeDays: string;
+  idleWarningDays: string;
 }
 
 const text = (n: number | null) => (n === null ? '' : String(n));
@@ -28,6 +30,8 @@ function toForm(p: PolicyDto): FormState {
     maxTokensPerUser: text(p.maxTokensPerUser),
     rotationGraceSeconds: String(p.rotationGraceSeconds),
     exchangedTokenTtlSeconds: String(p.exchangedTokenTtlSeconds),
+    idleRevokeDays: text(p.idleRevokeDays),
+    idleWarningDays: String(p.idleWarningDays),
   };
 }
 
@@ -66,7 +70,10 @@ function parseForm(f: FormState): { policy: PolicyDto } | { errors: Partial<Reco
     maxTokensPerUser: int('maxTokensPerUser', f.maxTokensPerUser, 1, 100000, true),
     rotationGraceSeconds: int('rotationGraceSeconds', f.rotationGraceSeconds, 0, 2592000, false) ?? 0,
     exchangedTokenTtlSeconds: int('exchangedTokenTtlSeconds', f.exchangedTokenTtlSeconds, 30, 86400, false) ?? 900,
+    idleRevokeDays: int('idleRevokeDays', f.idleRevokeDays, 2, 3650, true),
+    idleWarningDays: int('idleWarningDays', f.idleWarningDays, 1, 365, false) ?? 7,
   };
+  if (policy.idleRevokeDays !== null && !errors.idleWarningDays && policy.idleWarningDays >= policy.idleRevokeDays) errors.idleWarningDays = 'Warn fewer days ahead than the idle period.';
   return Object.keys(errors).length > 0 ? { errors } : { policy };
 }
 
@@ -172,7 +179,19 @@ function PolicyForm({ initial }: { initial: PolicyDto }) {
         </div>
       </fieldset>
 
-      <Alert kind="info">Changes apply to new tokens only. To cut existing tokens short, revoke them under All tokens.</Alert>
+      <fieldset className="fieldset">
+        <legend>Unused tokens</legend>
+        <div className="fieldset-body">
+          <Field id="policy-idleRevokeDays" label="Revoke tokens unused for (days)" error={errorOf('idleRevokeDays')} hint="A token neither used nor created for this long is revoked, existing tokens included. Empty: never.">
+            {(props) => <input {...props} name="idleRevokeDays" inputMode="numeric" className="input-number" value={form.idleRevokeDays} onChange={(e) => set('idleRevokeDays', e.target.value)} />}
+          </Field>
+          <Field id="policy-idleWarningDays" label="Warn the owner ahead (days)" error={errorOf('idleWarningDays')} hint="The owner gets an email and webhooks a token.idle event this many days before; nothing is revoked before a warning has stood this long.">
+            {(props) => <input {...props} name="idleWarningDays" inputMode="numeric" className="input-number" value={form.idleWarningDays} onChange={(e) => set('idleWarningDays', e.target.value)} />}
+          </Field>
+        </div>
+      </fieldset>
+
+      <Alert kind="info">Expiry rules apply to new tokens only; the unused-token rule applies to every token. To cut existing tokens short, revoke them under All tokens.</Alert>
       <div className="actions">
         <button type="submit" className="button button-primary" disabled={busy}>
           {busy ? 'Saving…' : 'Save policy'}
