@@ -72,6 +72,9 @@ async function hit(args) {
     };
     const verifier = container.verifier;
     let calls = 0;
+    // The same loop with the usage recorder's record() a no-op: what recording costs a cached verify.
+    const usage = container.usage;
+    const record = usage.record.bind(usage);
     const res = await rotate(
       {
         floor: (ms) => rateSync(floorOne, ms),
@@ -80,6 +83,14 @@ async function hit(args) {
             calls++;
             return verifier.verify(tokens[i % n], NEED);
           }, ms),
+        unrecorded: async (ms) => {
+          usage.record = () => {};
+          try {
+            return await rateMaybeAsync((i) => verifier.verify(tokens[i % n], NEED), ms);
+          } finally {
+            usage.record = record;
+          }
+        },
       },
       args,
       () => container.usage.flush(),
@@ -90,6 +101,7 @@ async function hit(args) {
       verifyPerSec: res.verify.median,
       floorPerSec: res.floor.median,
       ratio: res.verify.median / res.floor.median,
+      unrecordedPerSec: res.unrecorded.median,
       storeLookupsDuringLoop: lookups.n,
       verifyCalls: calls,
       rounds: { verify: res.verify.rounds, floor: res.floor.rounds },
