@@ -32,6 +32,10 @@ import { RedisCounterStore } from './services/redis-counter-store.js';
 import { UsageRecorder } from './services/usage-recorder.js';
 import { UserService } from './services/user-service.js';
 import { Verifier } from './services/verifier.js';
+import { OidcAccounts } from './services/oidc-accounts.js';
+import { OidcClients } from './services/oidc-clients.js';
+import { OidcSignIn } from './services/oidc-sign-in.js';
+import { SignInFlows } from './services/sign-in-flows.js';
 
 export interface Container {
   readonly config: Config;
@@ -55,6 +59,7 @@ export interface Container {
   readonly bus: InvalidationBus;
   readonly limiter: RateLimiter;
   readonly leaks: LeakResponse;
+  readonly oidc: OidcSignIn;
   /** Flushes pending usage and closes the store. */
   close(): Promise<void>;
 }
@@ -113,7 +118,16 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const limiter = await createLimiter(config, clock, () => metrics.rateLimitStoreErrors.inc());
   const users = new UserService({ store, clock, bus });
   const audit = new AuditService({ store });
-  const sessions = new SessionService({ store, clock, sessionKey: keys.sessionKey, ttlSeconds: config.sessionTtlSeconds, limiter });
+  const sessions = new SessionService({ store, clock, sessionKey: keys.sessionKey, ttlSeconds: config.sessionTtlSeconds, limiter, passwordLogin: config.signIn.passwordLogin });
+  const oidc = new OidcSignIn({
+    providers: config.signIn.oidcProviders,
+    passwordLogin: config.signIn.passwordLogin,
+    baseUrl: config.baseUrl,
+    flows: new SignInFlows({ box: new SealedBox(keys, previousKeys, 'signInFlowKey'), clock }),
+    clients: new OidcClients({ baseUrl: config.baseUrl, clock }),
+    accounts: new OidcAccounts({ store, clock, bus }),
+    sessions,
+  });
   const pats = new PatService({ store, clock, hasher, policy, scopes, tokenPrefix: config.tokenPrefix, bus, limiter });
   const verifier = new Verifier({
     store,
@@ -152,7 +166,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   let closed: Promise<void> | undefined;
   return {
     config, clock, store, metrics, hasher, usage, verifier, users, sessions, pats, policy, scopes, audit,
-    clients, signingKeys, exchange, introspection, cache, bus, limiter, leaks,
+    clients, signingKeys, exchange, introspection, cache, bus, limiter, leaks, oidc,
     close() {
       closed ??= (async () => {
         await usage.stop();

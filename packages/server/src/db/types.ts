@@ -134,7 +134,20 @@ export interface UsageHourlyTable {
   count: number;
 }
 
+/** An OpenID Connect identity (issuer + subject) linked to a user. */
+export interface OidcIdentitiesTable {
+  issuer: string;
+  subject: string;
+  user_id: string;
+  /** The configured provider it last signed in through. */
+  provider_id: string;
+  email: string | null;
+  created_at: number;
+  last_login_at: number;
+}
+
 export interface DB {
+  oidc_identities: OidcIdentitiesTable;
   usage_hourly: UsageHourlyTable;
   pat_ips: PatIpsTable;
   oauth_clients: OAuthClientsTable;

@@ -84,8 +84,9 @@ export function toUsername(raw: string): string | undefined {
 }
 
 /**
- * Names to try for a new account, best first: `preferred_username`, then the email, then one
- * built from the provider and subject (never empty). The caller adds `-2`, `-3`… when all are taken.
+ * Names to try for a new account, best first: `preferred_username`, then the email; one built from
+ * the provider and subject when the provider gave neither. The caller adds `-2`, `-3`… to the
+ * first when all are taken.
  */
 export function usernameCandidates(claims: Claims, providerId: string, subject: string): string[] {
   const out: string[] = [];
@@ -94,7 +95,7 @@ export function usernameCandidates(claims: Claims, providerId: string, subject: 
     const name = typeof value === 'string' ? toUsername(value) : undefined;
     if (name !== undefined && !out.includes(name)) out.push(name);
   }
-  out.push(toUsername(`${providerId}-${subject}`) ?? providerId);
+  if (out.length === 0) out.push(toUsername(`${providerId}-${subject}`) ?? providerId);
   return out;
 }
 

@@ -4,6 +4,7 @@ import type { DB } from '../db/types.js';
 import { AuditRepository } from './audit.js';
 import { ClientsRepository } from './clients.js';
 import { EventsRepository } from './events.js';
+import { IdentitiesRepository } from './identities.js';
 import { RevokedJwtsRepository, SigningKeysRepository } from './signing-keys.js';
 import { PatsRepository } from './pats.js';
 import { ScopesRepository } from './scopes.js';
@@ -22,6 +23,7 @@ export interface Repositories {
   readonly signingKeys: SigningKeysRepository;
   readonly revokedJwts: RevokedJwtsRepository;
   readonly events: EventsRepository;
+  readonly identities: IdentitiesRepository;
 }
 
 function repositoriesOn(db: Kysely<DB>, dialect: 'sqlite' | 'postgres', reader?: () => RowReader | undefined): Repositories {
@@ -36,6 +38,7 @@ function repositoriesOn(db: Kysely<DB>, dialect: 'sqlite' | 'postgres', reader?:
     signingKeys: new SigningKeysRepository(db),
     revokedJwts: new RevokedJwtsRepository(db),
     events: new EventsRepository(db, dialect),
+    identities: new IdentitiesRepository(db),
   };
 }
 

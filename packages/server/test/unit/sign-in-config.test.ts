@@ -117,9 +117,10 @@ describe('claims', () => {
     expect(judgeEmail({ name: 'x' }, ['example.com'])).toEqual({ ok: false, reason: 'no_email' });
   });
 
-  it('names new accounts from preferred_username, then email, then provider and subject', () => {
-    expect(usernameCandidates({ preferred_username: 'alice', email: 'alice@example.com' }, 'corp', 'u1')).toEqual(['alice', 'alice@example.com', 'corp-u1']);
-    expect(usernameCandidates({ preferred_username: 'Zoë Müller' }, 'corp', '|x|')).toEqual(['Zoe-Muller', 'corp-x']);
+  it('names new accounts from preferred_username, then email, else provider and subject', () => {
+    expect(usernameCandidates({ preferred_username: 'alice', email: 'alice@example.com' }, 'corp', 'u1')).toEqual(['alice', 'alice@example.com']);
+    expect(usernameCandidates({ preferred_username: 'Zoë Müller' }, 'corp', '|x|')).toEqual(['Zoe-Muller']);
+    expect(usernameCandidates({}, 'corp', '|x|')).toEqual(['corp-x']);
     expect(usernameCandidates({ preferred_username: '---' }, 'corp', 'a/b')).toEqual(['corp-a-b']);
     expect(toUsername('x'.repeat(300))).toHaveLength(94);
     expect(toUsername('日本')).toBeUndefined();
