@@ -7,12 +7,13 @@ import type {
   PolicyDto,
   ScopeEntryDto,
   SigningKeyDto,
+  SignInOptionsDto,
   TokenAddresses,
   UsageSeries,
   UserDto,
 } from '@keyfob/protocol';
 
-export type { AuditEventDto, CreatedOAuthClientDto, CreatedPatDto, OAuthClientDto, PatDto, PolicyDto, ScopeEntryDto, SigningKeyDto, UserDto };
+export type { AuditEventDto, CreatedOAuthClientDto, CreatedPatDto, OAuthClientDto, PatDto, PolicyDto, ScopeEntryDto, SigningKeyDto, SignInOptionsDto, UserDto };
 
 export interface Page<T> {
   items: T[];
@@ -99,6 +100,7 @@ export const api = {
   setupStatus: () => request<{ needed: boolean }>('GET', '/setup'),
   setup: (body: { username: string; password: string }) => request<SessionInfo>('POST', '/setup', body),
   login: (body: { username: string; password: string }) => request<SessionInfo>('POST', '/auth/login', body),
+  signInOptions: () => request<SignInOptionsDto>('GET', '/auth/providers'),
   session: () => request<SessionInfo>('GET', '/auth/session'),
   logout: () => request<void>('POST', '/auth/logout'),
   me: () => request<UserDto>('GET', '/me'),
