@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LightMyRequestResponse } from 'fastify';
 import { DIALECTS, sqlite } from '../helpers/dialects.js';
+import { freePort } from '../helpers/server-process.js';
 import { asSession, createTestApp, setupAdmin, type Session, type TestApp } from '../helpers/test-app.js';
 import { IdpBrowser, startIdp, type AccountClaims, type TestIdp } from '../helpers/oidc-idp.js';
 
@@ -229,6 +230,10 @@ for (const dialect of DIALECTS) {
       expect(failures[0].details).toEqual({ method: 'oidc', provider: 'default', reason: 'disabled' });
       await t.app.inject({ method: 'PATCH', url: `/api/v1/admin/users/${dora.userId}`, headers: asSession(admin), payload: { disabled: false } });
       expect((await f.sessionOf((await f.signIn('default', login)).res)).userId).toBe(dora.userId);
+      // A deleted user takes the link with it: the identity's next sign-in makes a new account.
+      expect((await t.app.inject({ method: 'DELETE', url: `/api/v1/admin/users/${dora.userId}`, headers: asSession(admin) })).statusCode).toBe(204);
+      const reborn = await f.sessionOf((await f.signIn('default', login)).res);
+      expect(reborn.userId).not.toBe(dora.userId);
     });
 
     it('lets in only verified emails of the allowed domains through a restricted provider', async () => {
@@ -317,5 +322,28 @@ describe.skipIf(!sqlite.available)('password sign-in switched off [sqlite]', () 
     const f = flows(t);
     const frank = await f.sessionOf((await f.signIn('default', 'off-frank')).res);
     expect((await t.app.inject({ method: 'GET', url: '/api/v1/me', headers: { cookie: frank.cookie } })).json().username).toBe('frank');
+  });
+});
+
+describe.skipIf(!sqlite.available)('a provider that cannot be reached [sqlite]', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    // Nothing listens there: keyfob still starts (discovery waits for the first sign-in).
+    t = await createTestApp(sqlite, { KEYFOB_OIDC_ISSUER: `http://127.0.0.1:${await freePort()}`, KEYFOB_OIDC_CLIENT_ID: 'x', KEYFOB_OIDC_CLIENT_SECRET: 'unreachable-secret-0123456789' });
+  });
+  afterAll(async () => t?.close());
+
+  it('lists it, and sends a sign-in back to the login page with oidc_provider_error, logged without secrets', async () => {
+    expect((await t.app.inject({ method: 'GET', url: '/api/v1/auth/providers' })).json().providers).toHaveLength(1);
+    for (let i = 0; i < 2; i++) {
+      const res = await t.app.inject({ method: 'GET', url: '/api/v1/auth/oidc/default/start' });
+      expect(res.statusCode).toBe(302);
+      expect(res.headers.location).toBe('/login?error=oidc_provider_error');
+      expect(res.cookies.find((c) => c.name === FLOW_COOKIE)).toBeUndefined();
+    }
+    const logged = t.logs.filter((l) => l.includes('sign-in refused'));
+    expect(logged).toHaveLength(2);
+    expect(logged[0]).toContain('oidc_provider_error');
+    expect(t.logs.join('\n')).not.toContain('unreachable-secret-0123456789');
   });
 });
