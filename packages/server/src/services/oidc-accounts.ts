@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Role } from '@keyfob/protocol';
 import type { InvalidationBus } from '../cache/invalidation-bus.js';
 import type { OidcProviderConfig } from '../config/sign-in.js';
@@ -104,5 +105,5 @@ async function freeUsername(repos: Repositories, candidates: readonly string[]):
     const name = `${base}-${n}`;
     if (!(await repos.users.findByUsername(name))) return name;
   }
-  return `${base}-${Date.now().toString(36)}`;
+  return `${base}-${randomBytes(4).toString('hex')}`;
 }
