@@ -187,6 +187,19 @@ export type LoginBody = Static<typeof LoginBody>;
 export const SessionResponse = Type.Object({ user: User, csrfToken: Type.String() });
 export type SessionResponseDto = Static<typeof SessionResponse>;
 
+export const SignInProvider = Type.Object({
+  id: Type.String(),
+  label: Type.String({ description: 'the provider name for the button ("Sign in with <label>")' }),
+  startUrl: Type.String({ description: 'where the browser goes to sign in; append ?next=<path> to land on that console page' }),
+});
+export type SignInProviderDto = Static<typeof SignInProvider>;
+
+export const SignInOptions = Type.Object({
+  passwordLogin: Type.Boolean({ description: 'whether POST /api/v1/auth/login is on (KEYFOB_LOCAL_LOGIN)' }),
+  providers: Type.Array(SignInProvider),
+});
+export type SignInOptionsDto = Static<typeof SignInOptions>;
+
 export const Policy = Type.Object({
   maxLifetimeDays: Nullable(Type.Integer({ minimum: 1, maximum: 36500 })),
   requireExpiry: Type.Boolean(),

@@ -14,6 +14,7 @@ import { registerValidation } from './http/plugins/validation.js';
 import { deferredChildLogger, loggerOptions } from './http/logging.js';
 import { healthRoutes } from './http/routes/ops/health.js';
 import { setupAndAuthRoutes } from './http/routes/api/setup-auth.js';
+import { oidcRoutes } from './http/routes/api/oidc.js';
 import { meRoutes } from './http/routes/api/me.js';
 import { adminRoutes } from './http/routes/api/admin.js';
 import { adminOAuthRoutes } from './http/routes/api/admin-oauth.js';
@@ -93,6 +94,7 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
     async (api) => {
       registerApiGuards(api);
       setupAndAuthRoutes(api, deps);
+      oidcRoutes(api, { oidc: container.oidc, secureCookies: deps.secureCookies });
       meRoutes(api, deps);
       adminRoutes(api, deps);
       adminOAuthRoutes(api, { ...deps, clients: container.clients, keys: container.signingKeys });

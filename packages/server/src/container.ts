@@ -40,6 +40,10 @@ import { IdleExpiry } from './services/idle-expiry.js';
 import { WebhookSender } from './services/webhook-sender.js';
 import { WebhookService } from './services/webhook-service.js';
 import { Verifier } from './services/verifier.js';
+import { OidcAccounts } from './services/oidc-accounts.js';
+import { OidcClients } from './services/oidc-clients.js';
+import { OidcSignIn } from './services/oidc-sign-in.js';
+import { SignInFlows } from './services/sign-in-flows.js';
 
 export interface Container {
   readonly config: Config;
@@ -66,6 +70,7 @@ export interface Container {
   readonly webhooks: WebhookService;
   /** Fans out events to webhooks and email, on the instance holding the lease. */
   readonly jobs: BackgroundJobs;
+  readonly oidc: OidcSignIn;
   /** Flushes pending usage and closes the store. */
   close(): Promise<void>;
 }
@@ -126,7 +131,16 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const limiter = await createLimiter(config, clock, () => metrics.rateLimitStoreErrors.inc());
   const users = new UserService({ store, clock, bus });
   const audit = new AuditService({ store });
-  const sessions = new SessionService({ store, clock, sessionKey: keys.sessionKey, ttlSeconds: config.sessionTtlSeconds, limiter });
+  const sessions = new SessionService({ store, clock, sessionKey: keys.sessionKey, ttlSeconds: config.sessionTtlSeconds, limiter, passwordLogin: config.signIn.passwordLogin });
+  const oidc = new OidcSignIn({
+    providers: config.signIn.oidcProviders,
+    passwordLogin: config.signIn.passwordLogin,
+    baseUrl: config.baseUrl,
+    flows: new SignInFlows({ box: new SealedBox(keys, previousKeys, 'signInFlowKey'), clock }),
+    clients: new OidcClients({ baseUrl: config.baseUrl, clock }),
+    accounts: new OidcAccounts({ store, clock, bus }),
+    sessions,
+  });
   const pats = new PatService({ store, clock, hasher, policy, scopes, tokenPrefix: config.tokenPrefix, bus, limiter });
   const verifier = new Verifier({
     store,
@@ -181,7 +195,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   let closed: Promise<void> | undefined;
   return {
     config, clock, store, metrics, hasher, usage, verifier, users, sessions, pats, policy, scopes, audit,
-    clients, signingKeys, exchange, introspection, cache, bus, limiter, leaks, webhooks, jobs,
+    clients, signingKeys, exchange, introspection, cache, bus, limiter, leaks, webhooks, jobs, oidc,
     close() {
       closed ??= (async () => {
         await usage.stop();

@@ -75,17 +75,18 @@ async function snapshotConsole(into: string): Promise<string> {
 }
 
 /**
- * A real keyfob (`node packages/server/dist/main.js`) on a free port: SQLite in a fresh data
- * folder, the console served from a private copy of the build.
+ * A real keyfob (`node packages/server/dist/main.js`) on a free port (or `options.port`, for a
+ * test that must name keyfob's URL before it starts): SQLite in a fresh data folder, the console
+ * served from a private copy of the build.
  */
-export async function startKeyfob(env: Record<string, string | undefined> = {}): Promise<Keyfob> {
+export async function startKeyfob(env: Record<string, string | undefined> = {}, options: { port?: number } = {}): Promise<Keyfob> {
   const root = await mkdtemp(join(tmpdir(), 'keyfob-e2e-'));
   const dataDir = join(root, 'data');
   let server: ServerProcess;
   try {
     await mkdir(dataDir);
     const consoleDir = await snapshotConsole(join(root, 'console'));
-    server = await startServer({ KEYFOB_LOG_LEVEL: 'warn', ...env, KEYFOB_DATA_DIR: dataDir, KEYFOB_CONSOLE_DIR: consoleDir, DATABASE_URL: undefined, KEYFOB_SECRET: undefined });
+    server = await startServer({ KEYFOB_LOG_LEVEL: 'warn', ...env, KEYFOB_DATA_DIR: dataDir, KEYFOB_CONSOLE_DIR: consoleDir, DATABASE_URL: undefined, KEYFOB_SECRET: undefined }, options);
   } catch (error) {
     await rm(root, { recursive: true, force: true });
     throw error;

@@ -8,6 +8,7 @@ import type {
   PolicyDto,
   ScopeEntryDto,
   SigningKeyDto,
+  SignInOptionsDto,
   TokenAddresses,
   UsageSeries,
   UserDto,
@@ -15,7 +16,7 @@ import type {
   WebhookDto,
 } from '@keyfob/protocol';
 
-export type { AuditEventDto, CreatedOAuthClientDto, CreatedPatDto, CreatedWebhookDto, OAuthClientDto, PatDto, PolicyDto, ScopeEntryDto, SigningKeyDto, UserDto, WebhookDeliveryDto, WebhookDto };
+export type { AuditEventDto, CreatedOAuthClientDto, CreatedPatDto, CreatedWebhookDto, OAuthClientDto, PatDto, PolicyDto, ScopeEntryDto, SigningKeyDto, SignInOptionsDto, UserDto, WebhookDeliveryDto, WebhookDto };
 
 export interface Page<T> {
   items: T[];
@@ -102,6 +103,7 @@ export const api = {
   setupStatus: () => request<{ needed: boolean }>('GET', '/setup'),
   setup: (body: { username: string; password: string }) => request<SessionInfo>('POST', '/setup', body),
   login: (body: { username: string; password: string }) => request<SessionInfo>('POST', '/auth/login', body),
+  signInOptions: () => request<SignInOptionsDto>('GET', '/auth/providers'),
   session: () => request<SessionInfo>('GET', '/auth/session'),
   logout: () => request<void>('POST', '/auth/logout'),
   me: () => request<UserDto>('GET', '/me'),

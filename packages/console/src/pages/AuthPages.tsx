@@ -1,8 +1,8 @@
-import { useState, type FormEvent } from 'react';
-import { useNavigate } from 'react-router';
-import { api, ApiError } from '../api/client';
+import { useEffect, useState, type FormEvent } from 'react';
+import { useNavigate, useSearchParams } from 'react-router';
+import { api, ApiError, type SignInOptionsDto } from '../api/client';
 import { useAuth } from '../auth';
-import { Alert, Field } from '../components/ui';
+import { Alert, Field, Loading } from '../components/ui';
 import { useDocumentTitle } from '../hooks';
 
 function CredentialsForm({ submitLabel, onSubmit, minPassword }: { submitLabel: string; minPassword?: number; onSubmit: (username: string, password: string) => Promise<void> }) {
@@ -61,21 +61,77 @@ export function SetupPage() {
   );
 }
 
+/** What the codes keyfob's sign-in redirects with (`/login?error=<code>`, docs/errors.md) mean to a person. */
+const SIGN_IN_ERRORS: Readonly<Record<string, string>> = {
+  oidc_state_mismatch: 'That sign-in could not be matched to this browser, or took too long. Please start again.',
+  oidc_nonce_mismatch: 'The identity provider’s answer did not belong to this sign-in. Please start again.',
+  oidc_denied: 'The sign-in was cancelled or refused at the identity provider.',
+  oidc_email_not_allowed: 'Your account’s email address is not in a domain that may sign in here.',
+  oidc_account_disabled: 'Your keyfob account is disabled. Ask an administrator to enable it.',
+  oidc_provider_error: 'The identity provider could not be reached, or its answer could not be accepted. Please try again later.',
+  oidc_unknown_provider: 'That sign-in option is not available.',
+  store_unavailable: 'keyfob is temporarily unavailable. Please try again in a moment.',
+};
+
+/** A provider's start URL that brings the person back to `next` (a path on this site) once signed in. */
+function startUrlFor(startUrl: string, next: string | null): string {
+  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/login') ? `${startUrl}?next=${encodeURIComponent(next)}` : startUrl;
+}
+
 export function LoginPage() {
   useDocumentTitle('Sign in');
   const { signedIn, sessionExpired } = useAuth();
+  const [params] = useSearchParams();
+  const error = params.get('error');
+  const [options, setOptions] = useState<SignInOptionsDto | null>(null);
+  useEffect(() => {
+    let cancelled = false;
+    // Without the list (an older server, a hiccup) the password form is still offered.
+    api.signInOptions().then(
+      (o) => !cancelled && setOptions(o),
+      () => !cancelled && setOptions({ passwordLogin: true, providers: [] }),
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, []);
   return (
     <main id="main" className="auth-page">
       <div className="card auth-card">
         <h1>Sign in to keyfob</h1>
         {sessionExpired && <Alert kind="warning">Your session has expired. Sign in again to continue.</Alert>}
-        <CredentialsForm
-          submitLabel="Sign in"
-          onSubmit={async (username, password) => {
-            // The /login route sends a signed-in user on to the `next` page.
-            signedIn(await api.login({ username, password }));
-          }}
-        />
+        {error && <Alert>{SIGN_IN_ERRORS[error] ?? 'Signing in failed. Please try again.'}</Alert>}
+        {options === null ? (
+          <Loading />
+        ) : (
+          <>
+            {options.providers.length > 0 && (
+              <ul className="sign-in-providers" aria-label="Single sign-on">
+                {options.providers.map((p) => (
+                  <li key={p.id}>
+                    <a className="button button-block" href={startUrlFor(p.startUrl, params.get('next'))}>
+                      Sign in with {p.label}
+                    </a>
+                  </li>
+                ))}
+              </ul>
+            )}
+            {options.providers.length > 0 && options.passwordLogin && (
+              <p className="auth-divider">
+                <span>or with your keyfob password</span>
+              </p>
+            )}
+            {options.passwordLogin && (
+              <CredentialsForm
+                submitLabel="Sign in"
+                onSubmit={async (username, password) => {
+                  // The /login route sends a signed-in user on to the `next` page.
+                  signedIn(await api.login({ username, password }));
+                }}
+              />
+            )}
+          </>
+        )}
       </div>
     </main>
   );

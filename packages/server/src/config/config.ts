@@ -1,5 +1,6 @@
 import type { LimitRules } from '../domain/rate-limits.js';
 import type { ScanningKeys } from '../crypto/github-scanning-keys.js';
+import type { SignInConfig } from './sign-in.js';
 
 export type DatabaseConfig =
   | {
@@ -64,6 +65,8 @@ export interface Config {
   /** Heartbeat period of the PostgreSQL invalidation listener. */
   readonly heartbeatMs: number;
   readonly maxPendingLookups: number;
+  /** Password sign-in switch and OpenID Connect providers. */
+  readonly signIn: SignInConfig;
   /** Folder of the built console; undefined: the @keyfob/console package's dist. */
   readonly consoleDir: string | undefined;
 }

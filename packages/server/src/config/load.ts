@@ -2,20 +2,17 @@ import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { DEFAULT_TOKEN_PREFIX, isValidPrefix } from '@keyfob/protocol';
 import type { Config, DatabaseConfig, LogLevel } from './config.js';
+import { ConfigError } from './config-error.js';
+import { parseServiceUrl } from './urls.js';
+import { parseSignIn } from './sign-in.js';
 import { parseScanningKeys, type ScanningKeys } from '../crypto/github-scanning-keys.js';
 import { LIMIT_NAMES, parseLimitRule, type LimitName, type LimitRule, type LimitRules } from '../domain/rate-limits.js';
 
-export class ConfigError extends Error {
-  constructor(variable: string, message: string) {
-    super(`${variable}: ${message}`);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 /**
  * Reads the configuration from the environment, optionally merged over a JSON file named by
@@ -74,6 +71,7 @@ export function loadConfig(env: Env = process.env): Config {
     heartbeatMs: integer(get, 'KEYFOB_HEARTBEAT_MS', 500, 50, 60_000),
     maxPendingLookups: integer(get, 'KEYFOB_MAX_PENDING_LOOKUPS', 256, 1, 100_000),
     jwksMaxAgeSeconds: integer(get, 'KEYFOB_JWKS_MAX_AGE_SECONDS', 60, 0, 86_400),
+    signIn: parseSignIn(get),
     consoleDir: get('KEYFOB_CONSOLE_DIR') === undefined ? undefined : resolve(get('KEYFOB_CONSOLE_DIR')!),
     port,
     host,
@@ -243,18 +241,7 @@ function integer(get: (n: string) => string | undefined, name: string, fallback:
 
 /** D11: an http:// issuer is allowed for loopback hosts only. */
 function parseBaseUrl(raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError('KEYFOB_BASE_URL', `"${raw}" is not a URL`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('KEYFOB_BASE_URL', 'must be http(s)');
-  if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
-    throw new ConfigError('KEYFOB_BASE_URL', 'http:// is allowed only for loopback hosts; use https://');
-  }
-  if (url.search || url.hash) throw new ConfigError('KEYFOB_BASE_URL', 'must not have a query or fragment');
-  return url.toString().replace(/\/+$/, '');
+  return parseServiceUrl('KEYFOB_BASE_URL', raw).toString().replace(/\/+$/, '');
 }
 
 function parseDatabase(get: (n: string) => string | undefined, dataDir: string): DatabaseConfig {

@@ -11,6 +11,8 @@ export interface SecretKeys {
   readonly sessionKey: Buffer;
   /** AES-256-GCM key for signing keys at rest. */
   readonly keyEncryptionKey: Buffer;
+  /** AES-256-GCM key for the short-lived cookie of an OpenID Connect sign-in under way. */
+  readonly signInFlowKey: Buffer;
 }
 
 export function deriveKeys(masterSecret: string): SecretKeys {
@@ -21,6 +23,7 @@ export function deriveKeys(masterSecret: string): SecretKeys {
     pepper: derive('keyfob token pepper v1'),
     sessionKey: derive('keyfob session key v1'),
     keyEncryptionKey: derive('keyfob signing key encryption v1'),
+    signInFlowKey: derive('keyfob sign-in flow v1'),
   };
 }
 

@@ -5,6 +5,7 @@ import * as usageDaily from './migrations/2026-11-23T01-00_usage-daily.js';
 import * as usageHourly from './migrations/2026-11-23T06-00_usage-hourly.js';
 import * as patIps from './migrations/2026-11-23T07-00_pat-ips.js';
 import * as events from './migrations/2026-11-23T08-00_events.js';
+import * as oidcIdentities from './migrations/2026-11-23T09-00_oidc-identities.js';
 
 /** Migrations are listed statically so the compiled package needs no directory scan. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -14,6 +15,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-11-23T06-00_usage-hourly': usageHourly,
   '2026-11-23T07-00_pat-ips': patIps,
   '2026-11-23T08-00_events': events,
+  '2026-11-23T09-00_oidc-identities': oidcIdentities,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

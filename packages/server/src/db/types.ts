@@ -209,6 +209,18 @@ export interface JobLeasesTable {
   expires_at: number;
 }
 
+/** An OpenID Connect identity (issuer + subject) linked to a user. */
+export interface OidcIdentitiesTable {
+  issuer: string;
+  subject: string;
+  user_id: string;
+  /** The configured provider it last signed in through. */
+  provider_id: string;
+  email: string | null;
+  created_at: number;
+  last_login_at: number;
+}
+
 export interface DB {
   outbox: OutboxTable;
   webhooks: WebhooksTable;
@@ -216,6 +228,7 @@ export interface DB {
   notices: NoticesTable;
   token_reminders: TokenRemindersTable;
   job_leases: JobLeasesTable;
+  oidc_identities: OidcIdentitiesTable;
   usage_hourly: UsageHourlyTable;
   pat_ips: PatIpsTable;
   oauth_clients: OAuthClientsTable;

@@ -9,6 +9,7 @@ import { NoticesRepository } from './notices.js';
 import { OutboxRepository } from './outbox.js';
 import { RemindersRepository } from './reminders.js';
 import { WebhooksRepository } from './webhooks.js';
+import { IdentitiesRepository } from './identities.js';
 import { RevokedJwtsRepository, SigningKeysRepository } from './signing-keys.js';
 import { PatsRepository } from './pats.js';
 import { ScopesRepository } from './scopes.js';
@@ -32,6 +33,7 @@ export interface Repositories {
   readonly notices: NoticesRepository;
   readonly leases: JobLeasesRepository;
   readonly reminders: RemindersRepository;
+  readonly identities: IdentitiesRepository;
 }
 
 function repositoriesOn(db: Kysely<DB>, dialect: 'sqlite' | 'postgres', reader?: () => RowReader | undefined): Repositories {
@@ -51,6 +53,7 @@ function repositoriesOn(db: Kysely<DB>, dialect: 'sqlite' | 'postgres', reader?:
     notices: new NoticesRepository(db),
     leases: new JobLeasesRepository(db),
     reminders: new RemindersRepository(db),
+    identities: new IdentitiesRepository(db),
   };
 }
 

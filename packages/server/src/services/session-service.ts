@@ -17,6 +17,9 @@ export interface StartedSession {
   readonly expiresAt: number;
 }
 
+/** How a session was opened, for its `auth.login` event. */
+export type SignInMethod = { readonly method: 'password' } | { readonly method: 'setup' } | { readonly method: 'oidc'; readonly provider: string };
+
 export interface ActiveSession {
   readonly user: User;
   readonly idHash: string;
@@ -27,10 +30,12 @@ export interface ActiveSession {
  * (so nothing more is stored), absolute expiry.
  */
 export class SessionService {
-  constructor(private readonly deps: { store: Store; clock: Clock; sessionKey: Buffer; ttlSeconds: number; limiter: RateLimiter }) {}
+  constructor(private readonly deps: { store: Store; clock: Clock; sessionKey: Buffer; ttlSeconds: number; limiter: RateLimiter; passwordLogin: boolean }) {}
 
+  /** Password sign-in; refused outright while KEYFOB_LOCAL_LOGIN is off. */
   async login(username: string, password: string, meta: Omit<Actor, 'userId' | 'tokenId'>): Promise<StartedSession> {
     const { store, clock, limiter } = this.deps;
+    if (!this.deps.passwordLogin) throw new KeyfobError('password_login_disabled', 'password sign-in is switched off here; sign in with single sign-on');
     // Every attempt is counted before the password is checked (so parallel attempts cannot slip
     // past the limit, and a right guess past it is refused); a successful one is given back.
     const userSubject = usernameKey(username);
@@ -54,11 +59,11 @@ export class SessionService {
           action: 'auth.login_failed',
           targetType: 'user',
           ...(user ? { targetId: user.id } : {}),
-          details: { username: username.slice(0, 100), reason: !user ? 'unknown_user' : !passwordOk ? 'bad_password' : 'disabled' },
+          details: { username: username.slice(0, 100), reason: !user ? 'unknown_user' : user.passwordHash === null ? 'no_password' : !passwordOk ? 'bad_password' : 'disabled' },
         }, now);
         throw new KeyfobError('invalid_credentials', 'username or password is incorrect');
       }
-      return await this.start(user, meta, now);
+      return await this.start(user, meta, { method: 'password' }, now);
     } finally {
       // Only failed sign-ins stay counted (a store error is not the caller's failure either).
       if (!failed) {
@@ -68,14 +73,14 @@ export class SessionService {
     }
   }
 
-  /** Opens a session for a user that has already proven who they are (login, first-run setup). */
-  async start(user: User, meta: Omit<Actor, 'userId' | 'tokenId'>, now = this.deps.clock.now()): Promise<StartedSession> {
+  /** Opens a session for a user that has already proven who they are (password, first-run setup, a provider). */
+  async start(user: User, meta: Omit<Actor, 'userId' | 'tokenId'>, via: SignInMethod, now = this.deps.clock.now()): Promise<StartedSession> {
     const sessionToken = randomBytes(32).toString('base64url');
     const idHash = this.hashOf(sessionToken);
     const expiresAt = now + this.deps.ttlSeconds * 1000;
     await this.deps.store.transaction(async (repos) => {
       await repos.sessions.insert({ idHash, userId: user.id, createdAt: now, expiresAt, ip: meta.ip, userAgent: meta.userAgent });
-      await recordAudit(repos, { userId: user.id, tokenId: null, ...meta }, { action: 'auth.login', targetType: 'user', targetId: user.id }, now);
+      await recordAudit(repos, { userId: user.id, tokenId: null, ...meta }, { action: 'auth.login', targetType: 'user', targetId: user.id, details: { ...via } }, now);
     });
     return { user, sessionToken, csrfToken: this.csrfTokenFor(idHash), expiresAt };
   }

@@ -39,7 +39,7 @@ export class UserService {
       return await this.deps.store.transaction(async (repos) => {
         if ((await repos.users.count()) > 0 || (await repos.settings.get(SETUP_MARKER))) throw new Conflict('setup is already complete');
         await repos.settings.put(SETUP_MARKER, { at: now }, now);
-        const user = await this.insertUser(repos, actor, { ...body, role: 'admin' }, passwordHash, now);
+        const user = await insertUser(repos, actor, { ...body, role: 'admin' }, passwordHash, now);
         await recordAudit(repos, actor, { action: 'setup.completed', targetType: 'user', targetId: user.id }, now);
         return user;
       });
@@ -55,22 +55,8 @@ export class UserService {
     const now = this.deps.clock.now();
     return this.deps.store.transaction(async (repos) => {
       if (await repos.users.findByUsername(body.username)) throw new Conflict(`username "${body.username}" is taken`);
-      return this.insertUser(repos, actor, { ...body, role: body.role ?? 'user' }, passwordHash, now);
+      return insertUser(repos, actor, { ...body, role: body.role ?? 'user' }, passwordHash, now);
     });
-  }
-
-  private async insertUser(repos: Repositories, actor: Actor, input: Omit<NewUserInput, 'password'>, passwordHash: string, now: number): Promise<User> {
-    const user = await repos.users.insert({
-      id: newId(now),
-      username: input.username,
-      displayName: input.displayName ?? input.username,
-      email: input.email ?? null,
-      passwordHash,
-      role: input.role,
-      now,
-    });
-    await recordAudit(repos, actor, { action: 'user.created', targetType: 'user', targetId: user.id, details: { username: user.username, role: user.role } }, now);
-    return user;
   }
 
   async get(id: string): Promise<User> {
@@ -146,9 +132,12 @@ export class UserService {
   async updateMe(actor: Actor, user: Account, body: UpdateMeBody, keepSessionIdHash: string | null): Promise<User> {
     let passwordHash: string | undefined;
     if (body.password !== undefined) {
-      if (body.currentPassword === undefined) throw new ValidationError('currentPassword', 'is required to change the password');
       // The principal never carries the password hash: read it only here.
       const stored = await this.deps.store.repos.users.findById(user.id);
+      // Setting a first password needs no current one, so a session alone (perhaps a stolen one)
+      // must not be able to add one: that is an administrator's decision.
+      if (stored && stored.passwordHash === null) throw new ValidationError('password', 'this account signs in with single sign-on and has no password; an administrator can set one');
+      if (body.currentPassword === undefined) throw new ValidationError('currentPassword', 'is required to change the password');
       if (!(await verifyPassword(stored?.passwordHash ?? null, body.currentPassword))) throw new ValidationError('currentPassword', 'is incorrect');
       passwordHash = await hashPassword(body.password);
     }
@@ -167,6 +156,31 @@ export class UserService {
       return updated;
     });
   }
+}
+
+/**
+ * Inserts a user and its `user.created` event through the transaction's repositories.
+ * `passwordHash` null: the account signs in through an OpenID Connect provider only.
+ */
+export async function insertUser(
+  repos: Repositories,
+  actor: Actor,
+  input: Omit<NewUserInput, 'password'>,
+  passwordHash: string | null,
+  now: number,
+  details: Readonly<Record<string, string>> = {},
+): Promise<User> {
+  const user = await repos.users.insert({
+    id: newId(now),
+    username: input.username,
+    displayName: input.displayName ?? input.username,
+    email: input.email ?? null,
+    passwordHash,
+    role: input.role,
+    now,
+  });
+  await recordAudit(repos, actor, { action: 'user.created', targetType: 'user', targetId: user.id, details: { username: user.username, role: user.role, ...details } }, now);
+  return user;
 }
 
 function stripUndefined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {

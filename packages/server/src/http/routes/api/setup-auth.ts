@@ -23,7 +23,7 @@ export function setupAndAuthRoutes(app: FastifyInstance, deps: ApiDeps): void {
     async (request, reply) => {
       const meta = requestMeta(request);
       const user = await deps.users.setup({ ...SYSTEM_ACTOR, ...meta }, request.body);
-      const session = await deps.sessions.start(user, meta);
+      const session = await deps.sessions.start(user, meta, { method: 'setup' });
       setSessionCookie(reply, session, deps.secureCookies);
       return reply.code(201).send({ user: presentUser(user), csrfToken: session.csrfToken });
     },
