@@ -16,6 +16,7 @@ import { healthRoutes } from './http/routes/ops/health.js';
 import { setupAndAuthRoutes } from './http/routes/api/setup-auth.js';
 import { meRoutes } from './http/routes/api/me.js';
 import { adminRoutes } from './http/routes/api/admin.js';
+import { adminUsageRoutes } from './http/routes/api/admin-usage.js';
 import { adminOAuthRoutes } from './http/routes/api/admin-oauth.js';
 import { oauthRoutes } from './http/routes/oauth/oauth-routes.js';
 import { wellKnownRoutes } from './http/routes/oauth/well-known.js';
@@ -94,6 +95,7 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
       setupAndAuthRoutes(api, deps);
       meRoutes(api, deps);
       adminRoutes(api, deps);
+      adminUsageRoutes(api, { ...deps, reports: container.usageReports });
       adminOAuthRoutes(api, { ...deps, clients: container.clients, keys: container.signingKeys });
     },
     { prefix: '/api/v1' },

@@ -30,6 +30,7 @@ import { LeakResponse } from './services/leak-response.js';
 import { RateLimiter } from './services/rate-limiter.js';
 import { RedisCounterStore } from './services/redis-counter-store.js';
 import { UsageRecorder } from './services/usage-recorder.js';
+import { UsageReports } from './services/usage-reports.js';
 import { UserService } from './services/user-service.js';
 import { Verifier } from './services/verifier.js';
 
@@ -55,6 +56,7 @@ export interface Container {
   readonly bus: InvalidationBus;
   readonly limiter: RateLimiter;
   readonly leaks: LeakResponse;
+  readonly usageReports: UsageReports;
   /** Flushes pending usage and closes the store. */
   close(): Promise<void>;
 }
@@ -140,6 +142,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   });
 
   const leaks = new LeakResponse({ verifier, pats, acceptedPrefixes: config.acceptedPrefixes });
+  const usageReports = new UsageReports({ store, clock });
 
   await scopes.ensureBuiltins();
   await signingKeys.ensureKeys();
@@ -152,7 +155,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   let closed: Promise<void> | undefined;
   return {
     config, clock, store, metrics, hasher, usage, verifier, users, sessions, pats, policy, scopes, audit,
-    clients, signingKeys, exchange, introspection, cache, bus, limiter, leaks,
+    clients, signingKeys, exchange, introspection, cache, bus, limiter, leaks, usageReports,
     close() {
       closed ??= (async () => {
         await usage.stop();

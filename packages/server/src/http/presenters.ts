@@ -1,4 +1,4 @@
-import type { AuditEventDto, OAuthClientDto, PatDto, ScopeEntryDto, SigningKeyDto, UserDto } from '@keyfob/protocol';
+import type { AdminPatDto, AuditEventDto, OAuthClientDto, PatDto, ScopeEntryDto, SigningKeyDto, UserDto } from '@keyfob/protocol';
 import { isAdminScope } from '@keyfob/protocol';
 import type { Account, PatView } from '../domain/verified-token.js';
 import { patStatus, type AuditEvent, type OAuthClient, type ScopeEntry, type SigningKeyRecord } from '../domain/models.js';
@@ -26,6 +26,11 @@ export function presentPat(pat: PatView, now: number): PatDto {
     status: patStatus(pat, now),
     userId: pat.userId,
   };
+}
+
+/** A token with its owner's username, for admin lists that span users. */
+export function presentAdminPat(item: { readonly pat: PatView; readonly ownerUsername: string }, now: number): AdminPatDto {
+  return { ...presentPat(item.pat, now), ownerUsername: item.ownerUsername };
 }
 
 export function presentUser(user: Account): UserDto {

@@ -9,6 +9,7 @@ import { PatsRepository } from './pats.js';
 import { ScopesRepository } from './scopes.js';
 import { SessionsRepository } from './sessions.js';
 import { SettingsRepository } from './settings.js';
+import { UsageReportsRepository } from './usage-reports.js';
 import { UsersRepository } from './users.js';
 
 export interface Repositories {
@@ -22,6 +23,7 @@ export interface Repositories {
   readonly signingKeys: SigningKeysRepository;
   readonly revokedJwts: RevokedJwtsRepository;
   readonly events: EventsRepository;
+  readonly usageReports: UsageReportsRepository;
 }
 
 function repositoriesOn(db: Kysely<DB>, dialect: 'sqlite' | 'postgres', reader?: () => RowReader | undefined): Repositories {
@@ -36,6 +38,7 @@ function repositoriesOn(db: Kysely<DB>, dialect: 'sqlite' | 'postgres', reader?:
     signingKeys: new SigningKeysRepository(db),
     revokedJwts: new RevokedJwtsRepository(db),
     events: new EventsRepository(db, dialect),
+    usageReports: new UsageReportsRepository(db),
   };
 }
 
