@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { TokenCells } from '../../components/TokenCells';
-import { useSearchParams } from 'react-router';
+import { Link, useSearchParams } from 'react-router';
 import { api, type PatDto, type UserDto } from '../../api/client';
 import { Alert, ConfirmDialog, LoadError, Loading, PageHeader } from '../../components/ui';
 import { useDocumentTitle, useLoad } from '../../hooks';
@@ -218,7 +218,9 @@ export function AdminTokensPage() {
                 return (
                   <tr key={t.id}>
                     <td>
-                      <span className="strong">{t.name}</span>
+                      <Link className="strong" to={`/admin/tokens/${encodeURIComponent(t.id)}`}>
+                        {t.name}
+                      </Link>
                       <div className="muted small mono">{t.displayHint}</div>
                     </td>
                     <td>
