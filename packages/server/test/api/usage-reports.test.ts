@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LightMyRequestResponse } from 'fastify';
 import { DIALECTS, type Dialect } from '../helpers/dialects.js';
 import { DAY } from '../helpers/clock.js';
 import { asSession, bearer, createTestApp, createToken, createUser, setupAdmin, type CreatedToken, type Session, type TestApp } from '../helpers/test-app.js';
@@ -25,6 +26,16 @@ function withApp(dialect: Dialect): { t: () => TestApp; admin: () => Session; al
   });
   afterAll(async () => t?.close());
   return { t: () => t, admin: () => admin, alice: () => alice };
+}
+
+/** Each query must be refused with 400 invalid_request and a message that starts with its field. */
+async function expectFieldErrors(get: (query: string) => Promise<LightMyRequestResponse>, cases: readonly (readonly [string, string])[]): Promise<void> {
+  for (const [query, field] of cases) {
+    const res = await get(query);
+    expect(res.statusCode, query).toBe(400);
+    expect(res.json().error, query).toBe('invalid_request');
+    expect(res.json().message, query).toMatch(new RegExp(`^${field}: `));
+  }
 }
 
 for (const dialect of DIALECTS) {
@@ -149,7 +160,7 @@ for (const dialect of DIALECTS) {
       });
 
       it('refuses bad queries with 400 naming the field', async () => {
-        for (const [query, field] of [
+        await expectFieldErrors(get, [
           ['?days=0', 'days'],
           ['?days=91', 'days'],
           ['?days=ten', 'days'],
@@ -158,12 +169,7 @@ for (const dialect of DIALECTS) {
           ['?limit=101', 'limit'],
           ['?status=gone', 'status'],
           ['?user=alice', 'user'],
-        ] as const) {
-          const res = await get(query);
-          expect(res.statusCode, query).toBe(400);
-          expect(res.json().error, query).toBe('invalid_request');
-          expect(res.json().message, query).toMatch(new RegExp(`^${field}: `));
-        }
+        ]);
       });
     });
 
@@ -235,7 +241,7 @@ for (const dialect of DIALECTS) {
       });
 
       it('refuses bad queries with 400 naming the field', async () => {
-        for (const [query, field] of [
+        await expectFieldErrors(get, [
           ['?olderThanDays=-1', 'olderThanDays'],
           ['?olderThanDays=week', 'olderThanDays'],
           ['?unusedForDays=0', 'unusedForDays'],
@@ -243,12 +249,7 @@ for (const dialect of DIALECTS) {
           ['?limit=201', 'limit'],
           ['?cursor=not-a-cursor', 'cursor'],
           ['?days=3', 'days'],
-        ] as const) {
-          const res = await get(query);
-          expect(res.statusCode, query).toBe(400);
-          expect(res.json().error, query).toBe('invalid_request');
-          expect(res.json().message, query).toMatch(new RegExp(`^${field}: `));
-        }
+        ]);
       });
     });
 

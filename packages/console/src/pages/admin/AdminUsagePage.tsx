@@ -3,7 +3,7 @@ import { Link, useSearchParams } from 'react-router';
 import { api, type AdminPatDto } from '../../api/client';
 import { Alert, ConfirmDialog, Expiry, LoadError, Loading, PageHeader, ScopeChips, Time } from '../../components/ui';
 import { useDocumentTitle, useLoad } from '../../hooks';
-import { LoadMore, RowButton, TableWrap, useActionStatus, usePaged } from './shared';
+import { HeadRow, LoadMore, RowButton, TableWrap, useActionStatus, usePaged } from './shared';
 
 /** A choice offered in a select, kept in the URL as `param` (absent = `fallback`). */
 interface Choice {
@@ -79,6 +79,23 @@ function TokenName({ pat }: { pat: AdminPatDto }) {
   );
 }
 
+/** The last-used, expiry and revoke cells that end a row of either table. */
+function RowEnd({ pat, onRevoke }: { pat: AdminPatDto; onRevoke: (pat: AdminPatDto) => void }) {
+  return (
+    <>
+      <td>
+        <Time iso={pat.lastUsedAt} fallback="never" />
+      </td>
+      <td>
+        <Expiry iso={pat.expiresAt} status={pat.status} />
+      </td>
+      <td>
+        <RowButton text="Revoke" row={`token ${pat.name} of ${pat.ownerUsername}`} danger onClick={() => onRevoke(pat)} />
+      </td>
+    </>
+  );
+}
+
 /**
  * The most used tokens and the ones nobody uses (candidates to revoke), each with a revoke
  * action. Counts are written behind, so a use shows here within a flush interval.
@@ -120,7 +137,6 @@ export function AdminUsagePage() {
     );
   };
 
-  const revokeButton = (pat: AdminPatDto) => <RowButton text="Revoke" row={`token ${pat.name} of ${pat.ownerUsername}`} danger onClick={() => setRevoking(pat)} />;
   const windowLabel = labelOf(WINDOW, days).toLowerCase();
 
   return (
@@ -142,20 +158,7 @@ export function AdminUsagePage() {
           <TableWrap label="Most used tokens">
             <table className="admin-table">
               <caption className="visually-hidden">Active tokens by successful uses, {windowLabel}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Rank</th>
-                  <th scope="col">Name</th>
-                  <th scope="col">Owner</th>
-                  <th scope="col">Uses</th>
-                  <th scope="col">Refused</th>
-                  <th scope="col">Last used</th>
-                  <th scope="col">Expires</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
+              <HeadRow columns={['Rank', 'Name', 'Owner', 'Uses', 'Refused', 'Last used', 'Expires']} actions />
               <tbody>
                 {mostUsed.data.items.map(({ pat, uses, failures }, i) => (
                   <tr key={pat.id}>
@@ -166,13 +169,7 @@ export function AdminUsagePage() {
                     <td>{pat.ownerUsername}</td>
                     <td>{uses.toLocaleString()}</td>
                     <td>{failures > 0 ? failures.toLocaleString() : <span className="muted">0</span>}</td>
-                    <td>
-                      <Time iso={pat.lastUsedAt} fallback="never" />
-                    </td>
-                    <td>
-                      <Expiry iso={pat.expiresAt} status={pat.status} />
-                    </td>
-                    <td>{revokeButton(pat)}</td>
+                    <RowEnd pat={pat} onRevoke={setRevoking} />
                   </tr>
                 ))}
               </tbody>
@@ -194,19 +191,7 @@ export function AdminUsagePage() {
           <TableWrap label="Tokens not used">
             <table className="admin-table">
               <caption className="visually-hidden">Active tokens not used, oldest first</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Owner</th>
-                  <th scope="col">Scopes</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Last used</th>
-                  <th scope="col">Expires</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
+              <HeadRow columns={['Name', 'Owner', 'Scopes', 'Created', 'Last used', 'Expires']} actions />
               <tbody>
                 {unused.items.map((pat) => (
                   <tr key={pat.id}>
@@ -220,13 +205,7 @@ export function AdminUsagePage() {
                     <td>
                       <Time iso={pat.createdAt} />
                     </td>
-                    <td>
-                      <Time iso={pat.lastUsedAt} fallback="never" />
-                    </td>
-                    <td>
-                      <Expiry iso={pat.expiresAt} status={pat.status} />
-                    </td>
-                    <td>{revokeButton(pat)}</td>
+                    <RowEnd pat={pat} onRevoke={setRevoking} />
                   </tr>
                 ))}
               </tbody>
