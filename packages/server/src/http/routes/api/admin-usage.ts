@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { AdminPat, MostUsedQuery, MostUsedTokens, Page, UnusedTokensQuery } from '@keyfob/protocol';
 import type { UsageReports } from '../../../services/usage-reports.js';
-import { presentAdminPat } from '../../presenters.js';
+import { presentAdminPat, presentMostUsed } from '../../presenters.js';
 import { errorResponses, paginate } from './common.js';
 import type { ApiDeps } from './deps.js';
 
@@ -15,16 +15,7 @@ export function adminUsageRoutes(app: FastifyInstance, deps: ApiDeps & { reports
   api.get(
     '/admin/usage/most-used',
     { onRequest: read, schema: { tags, summary: 'Tokens with the most successful uses over the last days (whole UTC days, today included)', querystring: MostUsedQuery, response: { 200: MostUsedTokens, ...errorResponses } } },
-    async (request) => {
-      const report = await deps.reports.mostUsed(request.query);
-      const now = deps.clock.now();
-      return {
-        days: report.days,
-        from: new Date(report.from).toISOString(),
-        to: new Date(report.to).toISOString(),
-        items: report.items.map((item) => ({ pat: presentAdminPat(item, now), uses: item.uses, failures: item.failures })),
-      };
-    },
+    async (request) => presentMostUsed(await deps.reports.mostUsed(request.query), deps.clock.now()),
   );
 
   api.get(
