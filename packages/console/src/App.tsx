@@ -8,7 +8,7 @@ import { NewTokenPage } from './pages/NewTokenPage';
 import { ProfilePage } from './pages/ProfilePage';
 import { TokenDetailPage } from './pages/TokenDetailPage';
 import { TokensPage } from './pages/TokensPage';
-import { AdminAuditPage, AdminClientsPage, AdminPolicyPage, AdminScopesPage, AdminSigningKeysPage, AdminTokensPage, AdminUsersPage, AdminWebhookDeliveriesPage, AdminWebhooksPage } from './pages/admin';
+import { AdminAuditPage, AdminClientsPage, AdminPolicyPage, AdminScopesPage, AdminSigningKeysPage, AdminTokenPage, AdminTokensPage, AdminUsagePage, AdminUsersPage, AdminWebhookDeliveriesPage, AdminWebhooksPage } from './pages/admin';
 
 function RequireUser({ children }: { children: ReactNode }) {
   const { user, setupNeeded } = useAuth();
@@ -66,6 +66,8 @@ function Routed() {
         <Route path="/profile" element={<ProfilePage />} />
         <Route path="/admin/users" element={admin(<AdminUsersPage />)} />
         <Route path="/admin/tokens" element={admin(<AdminTokensPage />)} />
+        <Route path="/admin/tokens/:id" element={admin(<AdminTokenPage />)} />
+        <Route path="/admin/usage" element={admin(<AdminUsagePage />)} />
         <Route path="/admin/policy" element={admin(<AdminPolicyPage />)} />
         <Route path="/admin/scopes" element={admin(<AdminScopesPage />)} />
         <Route path="/admin/clients" element={admin(<AdminClientsPage />)} />

@@ -364,6 +364,49 @@ export type TokenAddress = Static<typeof TokenAddress>;
 export const TokenAddresses = Type.Object({ items: Type.Array(TokenAddress) });
 export type TokenAddresses = Static<typeof TokenAddresses>;
 
+/** A token with its owner's username, for admin lists that span every user. */
+export const AdminPat = Type.Object({ ...Pat.properties, ownerUsername: Type.String() });
+export type AdminPatDto = Static<typeof AdminPat>;
+
+/** The tokens with the most successful uses in a window of whole UTC days up to now. */
+export const MostUsedQuery = Type.Object(
+  {
+    days: Type.Optional(Type.Integer({ minimum: 1, maximum: 90, description: 'UTC days back, today included (default 30); counts are kept KEYFOB_USAGE_RETENTION_DAYS' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'how many tokens (default 20)' })),
+    status: Type.Optional(Type.Union([TokenStatus, Type.Literal('all')], { description: 'which tokens to rank (default active)' })),
+  },
+  { additionalProperties: false },
+);
+export type MostUsedQuery = Static<typeof MostUsedQuery>;
+
+export const MostUsedToken = Type.Object({
+  pat: AdminPat,
+  uses: Type.Integer({ description: 'successful uses in the window' }),
+  failures: Type.Integer({ description: 'refused uses of this token in the window (revoked, expired, insufficient_scope, …)' }),
+});
+export type MostUsedTokenDto = Static<typeof MostUsedToken>;
+
+export const MostUsedTokens = Type.Object({
+  days: Type.Integer(),
+  from: Type.String({ format: 'date-time', description: 'start of the window (a UTC day start)' }),
+  to: Type.String({ format: 'date-time', description: 'end of the window (now)' }),
+  items: Type.Array(MostUsedToken, { description: 'most successful uses first; tokens without a successful use are left out' }),
+});
+export type MostUsedTokensDto = Static<typeof MostUsedTokens>;
+
+/** Active tokens nobody uses: candidates to revoke. */
+export const UnusedTokensQuery = Type.Object(
+  {
+    olderThanDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 36500, description: 'only tokens created more than this many days ago (default 7)' })),
+    unusedForDays: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 36500, description: 'also tokens whose last use is more than this many days ago; without it, only tokens never used' }),
+    ),
+    ...PageQuery,
+  },
+  { additionalProperties: false },
+);
+export type UnusedTokensQuery = Static<typeof UnusedTokensQuery>;
+
 /** Every event type keyfob sends to webhooks; subscriptions may also name `<kind>.*` or `*`. */
 export const WEBHOOK_EVENT_TYPES = [
   'token.created',

@@ -17,6 +17,7 @@ import { setupAndAuthRoutes } from './http/routes/api/setup-auth.js';
 import { oidcRoutes } from './http/routes/api/oidc.js';
 import { meRoutes } from './http/routes/api/me.js';
 import { adminRoutes } from './http/routes/api/admin.js';
+import { adminUsageRoutes } from './http/routes/api/admin-usage.js';
 import { adminOAuthRoutes } from './http/routes/api/admin-oauth.js';
 import { adminWebhookRoutes } from './http/routes/api/admin-webhooks.js';
 import { oauthRoutes } from './http/routes/oauth/oauth-routes.js';
@@ -97,6 +98,7 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
       oidcRoutes(api, { oidc: container.oidc, secureCookies: deps.secureCookies });
       meRoutes(api, deps);
       adminRoutes(api, deps);
+      adminUsageRoutes(api, { ...deps, reports: container.usageReports });
       adminOAuthRoutes(api, { ...deps, clients: container.clients, keys: container.signingKeys });
       adminWebhookRoutes(api, { ...deps, webhooks: container.webhooks });
     },

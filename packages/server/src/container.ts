@@ -30,6 +30,7 @@ import { LeakResponse } from './services/leak-response.js';
 import { RateLimiter } from './services/rate-limiter.js';
 import { RedisCounterStore } from './services/redis-counter-store.js';
 import { UsageRecorder } from './services/usage-recorder.js';
+import { UsageReports } from './services/usage-reports.js';
 import { UserService } from './services/user-service.js';
 import { BackgroundJobs } from './services/background-jobs.js';
 import { EventFanout } from './services/event-fanout.js';
@@ -71,6 +72,7 @@ export interface Container {
   /** Fans out events to webhooks and email, on the instance holding the lease. */
   readonly jobs: BackgroundJobs;
   readonly oidc: OidcSignIn;
+  readonly usageReports: UsageReports;
   /** Flushes pending usage and closes the store. */
   close(): Promise<void>;
 }
@@ -168,6 +170,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   });
 
   const leaks = new LeakResponse({ verifier, pats, acceptedPrefixes: config.acceptedPrefixes });
+  const usageReports = new UsageReports({ store, clock });
 
   const mailer = config.mail ? smtpMailer(config.mail.smtpUrl, config.mail.from) : undefined;
   const jobs = new BackgroundJobs({
@@ -195,7 +198,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   let closed: Promise<void> | undefined;
   return {
     config, clock, store, metrics, hasher, usage, verifier, users, sessions, pats, policy, scopes, audit,
-    clients, signingKeys, exchange, introspection, cache, bus, limiter, leaks, webhooks, jobs, oidc,
+    clients, signingKeys, exchange, introspection, cache, bus, limiter, leaks, webhooks, jobs, oidc, usageReports,
     close() {
       closed ??= (async () => {
         await usage.stop();

@@ -1,8 +1,10 @@
 import type {
+  AdminPatDto,
   AuditEventDto,
   CreatedOAuthClientDto,
   CreatedWebhookDto,
   CreatedPatDto,
+  MostUsedTokensDto,
   OAuthClientDto,
   PatDto,
   PolicyDto,
@@ -16,7 +18,7 @@ import type {
   WebhookDto,
 } from '@keyfob/protocol';
 
-export type { AuditEventDto, CreatedOAuthClientDto, CreatedPatDto, CreatedWebhookDto, OAuthClientDto, PatDto, PolicyDto, ScopeEntryDto, SigningKeyDto, SignInOptionsDto, UserDto, WebhookDeliveryDto, WebhookDto };
+export type { AdminPatDto, AuditEventDto, CreatedOAuthClientDto, CreatedPatDto, CreatedWebhookDto, MostUsedTokensDto, OAuthClientDto, PatDto, PolicyDto, ScopeEntryDto, SigningKeyDto, SignInOptionsDto, UserDto, WebhookDeliveryDto, WebhookDto };
 
 export interface Page<T> {
   items: T[];
@@ -123,10 +125,16 @@ export const api = {
 
   admin: {
     users: (query: Query) => request<Page<UserDto>>('GET', '/admin/users', undefined, query),
+    user: (id: string) => request<UserDto>('GET', `/admin/users/${encodeURIComponent(id)}`),
     createUser: (body: { username: string; password: string; role: string; displayName?: string; email?: string | null }) => request<UserDto>('POST', '/admin/users', body),
     updateUser: (id: string, body: Record<string, unknown>) => request<UserDto>('PATCH', `/admin/users/${encodeURIComponent(id)}`, body),
     deleteUser: (id: string) => request<void>('DELETE', `/admin/users/${encodeURIComponent(id)}`),
     tokens: (query: Query) => request<Page<PatDto>>('GET', '/admin/tokens', undefined, query),
+    token: (id: string) => request<PatDto>('GET', `/admin/tokens/${encodeURIComponent(id)}`),
+    tokenUsage: (id: string) => request<UsageSeries>('GET', `/admin/tokens/${encodeURIComponent(id)}/usage`, undefined, { days: 30 }),
+    tokenAddresses: (id: string) => request<TokenAddresses>('GET', `/admin/tokens/${encodeURIComponent(id)}/addresses`),
+    mostUsed: (query: Query) => request<MostUsedTokensDto>('GET', '/admin/usage/most-used', undefined, query),
+    neverUsed: (query: Query) => request<Page<AdminPatDto>>('GET', '/admin/usage/never-used', undefined, query),
     revokeToken: (id: string) => request<void>('DELETE', `/admin/tokens/${encodeURIComponent(id)}`),
     revokeMatching: (body: { userId?: string; issuedBefore?: string; scope?: string; reason?: string }) => request<{ revoked: number }>('POST', '/admin/tokens/revoke', body),
     policy: () => request<PolicyDto>('GET', '/policy'),

@@ -4,6 +4,7 @@ import { useAuth } from '../auth';
 const ADMIN_LINKS: [string, string][] = [
   ['/admin/users', 'Users'],
   ['/admin/tokens', 'All tokens'],
+  ['/admin/usage', 'Usage'],
   ['/admin/policy', 'Policy'],
   ['/admin/scopes', 'Scopes'],
   ['/admin/clients', 'OAuth clients'],

@@ -1,9 +1,9 @@
 import { useState, type FormEvent } from 'react';
 import { Link, useParams } from 'react-router';
 import { api, ApiError, type CreatedPatDto, type PatDto } from '../api/client';
-import { Alert, ConfirmDialog, Expiry, Field, LoadError, Loading, PageHeader, ScopeChips, StatusBadge, Time } from '../components/ui';
+import { Alert, ConfirmDialog, Field, LoadError, Loading, PageHeader } from '../components/ui';
 import { TokenShownOnce } from '../components/TokenShownOnce';
-import { UsageChart } from '../components/UsageChart';
+import { TokenEvents, TokenFacts, TokenUse } from '../components/TokenSections';
 import type { TokenAddress, UsageSeries } from '@keyfob/protocol';
 import { useDocumentTitle, useLoad } from '../hooks';
 
@@ -101,46 +101,7 @@ function TokenDetail({ pat, events, usage, addresses, onChanged, onRotated }: { 
         <Link to="/tokens">← All tokens</Link>
       </p>
       {actionError && <Alert>{actionError}</Alert>}
-      <section className="card" aria-labelledby="meta-title">
-        <h2 id="meta-title">Details</h2>
-        <dl className="meta">
-          <dt>Status</dt>
-          <dd>
-            <StatusBadge status={pat.status} />
-          </dd>
-          <dt>Token</dt>
-          <dd className="mono">{pat.displayHint}</dd>
-          <dt>Scopes</dt>
-          <dd>
-            <ScopeChips scopes={pat.scopes} />
-          </dd>
-          <dt>Expires</dt>
-          <dd>
-            <Expiry iso={pat.expiresAt} status={pat.status} />
-          </dd>
-          <dt>Last used</dt>
-          <dd>
-            <Time iso={pat.lastUsedAt} fallback="never" />
-            {pat.lastUsedIp && <span className="muted small"> from {pat.lastUsedIp}</span>}
-          </dd>
-          <dt>Created</dt>
-          <dd>
-            <Time iso={pat.createdAt} />
-          </dd>
-          {pat.revokedAt && (
-            <>
-              <dt>Revoked</dt>
-              <dd>
-                <Time iso={pat.revokedAt} />
-              </dd>
-            </>
-          )}
-          <dt>Audiences</dt>
-          <dd>{pat.audiences.length > 0 ? pat.audiences.join(', ') : <span className="muted">any</span>}</dd>
-          <dt>Allowed IPs</dt>
-          <dd>{pat.allowedIps.length > 0 ? pat.allowedIps.join(', ') : <span className="muted">any</span>}</dd>
-        </dl>
-      </section>
+      <TokenFacts pat={pat} />
 
       <section className="card" aria-labelledby="edit-title">
         <h2 id="edit-title">Name and description</h2>
@@ -159,38 +120,8 @@ function TokenDetail({ pat, events, usage, addresses, onChanged, onRotated }: { 
         </form>
       </section>
 
-      <section className="card" aria-labelledby="usage-title">
-        <h2 id="usage-title">Use over the last 30 days</h2>
-        <UsageChart series={usage} />
-        <h3 id="addresses-title">Recent addresses</h3>
-        {addresses.length === 0 ? (
-          <p className="muted">Not used yet.</p>
-        ) : (
-          <ul className="events" aria-labelledby="addresses-title">
-            {addresses.map((a) => (
-              <li key={a.ip}>
-                <span className="mono">{a.ip}</span> <span className="muted small">last <Time iso={a.lastSeenAt} />, {a.uses} {a.uses === 1 ? 'use' : 'uses'}</span>
-              </li>
-            ))}
-          </ul>
-        )}
-      </section>
-
-      <section className="card" aria-labelledby="events-title">
-        <h2 id="events-title">Activity</h2>
-        {events.length === 0 ? (
-          <p className="muted">No recorded activity.</p>
-        ) : (
-          <ul className="events">
-            {events.map((e) => (
-              <li key={e.id}>
-                <span className="mono">{e.action}</span> <Time iso={e.createdAt} />
-                {e.ip && <span className="muted small"> from {e.ip}</span>}
-              </li>
-            ))}
-          </ul>
-        )}
-      </section>
+      <TokenUse usage={usage} addresses={addresses} />
+      <TokenEvents events={events} />
 
       <ConfirmDialog
         open={confirm === 'rotate'}

@@ -1,6 +1,7 @@
-import type { AuditEventDto, OAuthClientDto, PatDto, ScopeEntryDto, SigningKeyDto, UserDto, WebhookDeliveryDto, WebhookDto } from '@keyfob/protocol';
+import type { AdminPatDto, AuditEventDto, MostUsedTokensDto, OAuthClientDto, PatDto, ScopeEntryDto, SigningKeyDto, UserDto, WebhookDeliveryDto, WebhookDto } from '@keyfob/protocol';
 import { isAdminScope } from '@keyfob/protocol';
 import type { Account, PatView } from '../domain/verified-token.js';
+import type { MostUsed } from '../services/usage-reports.js';
 import { patStatus, type AuditEvent, type OAuthClient, type ScopeEntry, type SigningKeyRecord, type Webhook, type WebhookDelivery } from '../domain/models.js';
 
 // The one place that decides what leaves the server; the response schemas are the second fence.
@@ -25,6 +26,21 @@ export function presentPat(pat: PatView, now: number): PatDto {
     allowedIps: [...pat.allowedIps],
     status: patStatus(pat, now),
     userId: pat.userId,
+  };
+}
+
+/** A token with its owner's username, for admin lists that span users. */
+export function presentAdminPat(item: { readonly pat: PatView; readonly ownerUsername: string }, now: number): AdminPatDto {
+  return { ...presentPat(item.pat, now), ownerUsername: item.ownerUsername };
+}
+
+/** The most used tokens and the window they were counted in. */
+export function presentMostUsed(report: MostUsed, now: number): MostUsedTokensDto {
+  return {
+    days: report.days,
+    from: new Date(report.from).toISOString(),
+    to: new Date(report.to).toISOString(),
+    items: report.items.map((item) => ({ pat: presentAdminPat(item, now), uses: item.uses, failures: item.failures })),
   };
 }
 

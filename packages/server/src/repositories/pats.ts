@@ -68,7 +68,7 @@ export interface UsageCount {
   readonly count: number;
 }
 
-function toPat(row: Selectable<PatsTable>): Pat {
+export function toPat(row: Selectable<PatsTable>): Pat {
   return {
     id: row.id,
     userId: row.user_id,
@@ -110,8 +110,8 @@ function statusCondition(eb: PatsExpression, status: TokenStatus, now: number) {
   }
 }
 
-/** One filter for list and bulk revoke, so that "which tokens" means the same everywhere. */
-function matching(filter: PatFilter, now: number) {
+/** One filter for lists, reports and bulk revoke, so that "which tokens" means the same everywhere. */
+export function matching(filter: PatFilter, now: number) {
   return (eb: PatsExpression): Expression<SqlBool> => {
     const conditions: Expression<SqlBool>[] = [];
     if (filter.userId !== undefined) conditions.push(eb('pats.user_id', '=', filter.userId));
@@ -126,7 +126,7 @@ function matching(filter: PatFilter, now: number) {
   };
 }
 
-const PAT_COLUMNS = [
+export const PAT_COLUMNS = [
   'id', 'user_id', 'name', 'description', 'token_hash', 'pepper_key_id', 'display_hint', 'prefix', 'scopes', 'audiences', 'allowed_ips',
   'created_at', 'expires_at', 'last_used_at', 'last_used_ip', 'revoked_at', 'revoked_by', 'revoke_reason', 'rotated_from_id', 'created_by_token_id',
 ] as const satisfies readonly (keyof PatsTable)[];

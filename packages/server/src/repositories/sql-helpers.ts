@@ -3,9 +3,19 @@ import type { Cursor } from '../domain/cursor.js';
 
 /** Keyset condition for newest-first lists ordered by (created_at desc, id desc). */
 export function beforeCursor(cursor: Cursor, table: string): RawBuilder<boolean> {
+  return keyset(cursor, table, '<');
+}
+
+/** Keyset condition for oldest-first lists ordered by (created_at asc, id asc). */
+export function afterCursor(cursor: Cursor, table: string): RawBuilder<boolean> {
+  return keyset(cursor, table, '>');
+}
+
+function keyset(cursor: Cursor, table: string, direction: '<' | '>'): RawBuilder<boolean> {
   const createdAt = sql.ref(`${table}.created_at`);
   const id = sql.ref(`${table}.id`);
-  return sql<boolean>`(${createdAt} < ${cursor.at} or (${createdAt} = ${cursor.at} and ${id} < ${cursor.id}))`;
+  const op = sql.raw(direction);
+  return sql<boolean>`(${createdAt} ${op} ${cursor.at} or (${createdAt} = ${cursor.at} and ${id} ${op} ${cursor.id}))`;
 }
 
 /** `column LIKE %value%` with the wildcards in value escaped, on both dialects. */

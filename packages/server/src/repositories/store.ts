@@ -15,6 +15,7 @@ import { PatsRepository } from './pats.js';
 import { ScopesRepository } from './scopes.js';
 import { SessionsRepository } from './sessions.js';
 import { SettingsRepository } from './settings.js';
+import { UsageReportsRepository } from './usage-reports.js';
 import { UsersRepository } from './users.js';
 
 export interface Repositories {
@@ -34,6 +35,7 @@ export interface Repositories {
   readonly leases: JobLeasesRepository;
   readonly reminders: RemindersRepository;
   readonly identities: IdentitiesRepository;
+  readonly usageReports: UsageReportsRepository;
 }
 
 function repositoriesOn(db: Kysely<DB>, dialect: 'sqlite' | 'postgres', reader?: () => RowReader | undefined): Repositories {
@@ -54,6 +56,7 @@ function repositoriesOn(db: Kysely<DB>, dialect: 'sqlite' | 'postgres', reader?:
     leases: new JobLeasesRepository(db),
     reminders: new RemindersRepository(db),
     identities: new IdentitiesRepository(db),
+    usageReports: new UsageReportsRepository(db),
   };
 }
 

@@ -1,10 +1,10 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { TokenCells } from '../../components/TokenCells';
-import { useSearchParams } from 'react-router';
+import { Link, useSearchParams } from 'react-router';
 import { api, type PatDto, type UserDto } from '../../api/client';
 import { Alert, ConfirmDialog, LoadError, Loading, PageHeader } from '../../components/ui';
 import { useDocumentTitle, useLoad } from '../../hooks';
-import { asError, LoadMore, plural, RowButton, usePaged, useUserDirectory, TableWrap, useActionStatus } from './shared';
+import { asError, HeadRow, LoadMore, plural, RowButton, usePaged, useUserDirectory, TableWrap, useActionStatus } from './shared';
 
 const STATUSES = [
   ['all', 'All'],
@@ -198,27 +198,16 @@ export function AdminTokensPage() {
         <TableWrap label="All tokens">
           <table className="admin-table">
             <caption className="visually-hidden">All tokens{filtered ? ' matching the filters' : ''}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Owner</th>
-                <th scope="col">Scopes</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Last used</th>
-                <th scope="col">Created</th>
-                <th scope="col">Status</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <HeadRow columns={['Name', 'Owner', 'Scopes', 'Expires', 'Last used', 'Created', 'Status']} actions />
             <tbody>
               {list.items.map((t) => {
                 const owner = ownerName(t.userId);
                 return (
                   <tr key={t.id}>
                     <td>
-                      <span className="strong">{t.name}</span>
+                      <Link className="strong" to={`/admin/tokens/${encodeURIComponent(t.id)}`}>
+                        {t.name}
+                      </Link>
                       <div className="muted small mono">{t.displayHint}</div>
                     </td>
                     <td>

@@ -1,5 +1,7 @@
 export { AdminUsersPage } from './AdminUsersPage';
 export { AdminTokensPage } from './AdminTokensPage';
+export { AdminTokenPage } from './AdminTokenPage';
+export { AdminUsagePage } from './AdminUsagePage';
 export { AdminPolicyPage } from './AdminPolicyPage';
 export { AdminScopesPage } from './AdminScopesPage';
 export { AdminClientsPage } from './AdminClientsPage';

@@ -168,6 +168,26 @@ export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
+/** A table's header row: a head per column and, with `actions`, one over the row buttons named for screen readers only. */
+export function HeadRow({ columns, actions = false }: { columns: readonly string[]; actions?: boolean }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((c) => (
+          <th key={c} scope="col">
+            {c}
+          </th>
+        ))}
+        {actions && (
+          <th scope="col">
+            <span className="visually-hidden">Actions</span>
+          </th>
+        )}
+      </tr>
+    </thead>
+  );
+}
+
 /** A table's scrolling box; focusable so keyboard users can scroll it sideways on narrow screens. */
 export function TableWrap({ label, children }: { label: string; children: ReactNode }) {
   return (
