@@ -4,7 +4,7 @@ import { WEBHOOK_EVENT_TYPES } from '@keyfob/protocol';
 import { api, ApiError, type CreatedWebhookDto, type WebhookDeliveryDto, type WebhookDto } from '../../api/client';
 import { Alert, Dialog, Field, LoadError, Loading, PageHeader, SecretBox, StatusBadge, Time } from '../../components/ui';
 import { useDocumentTitle, useLoad } from '../../hooks';
-import { asError, fieldMessage, formLevelError, LoadMore, RowButton, TableWrap, useActionStatus, usePaged } from './shared';
+import { asError, fieldMessage, formLevelError, HeadRow, LoadMore, RowButton, TableWrap, useActionStatus, usePaged } from './shared';
 
 type Mode = { kind: 'register' } | { kind: 'secret'; webhook: CreatedWebhookDto; fresh: boolean } | { kind: 'rotate' | 'delete'; webhook: WebhookDto };
 
@@ -75,17 +75,7 @@ export function AdminWebhooksPage() {
         <TableWrap label="Webhooks">
           <table className="admin-table">
             <caption className="visually-hidden">Webhooks</caption>
-            <thead>
-              <tr>
-                <th scope="col">Endpoint</th>
-                <th scope="col">Events</th>
-                <th scope="col">Status</th>
-                <th scope="col">Created</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <HeadRow columns={['Endpoint', 'Events', 'Status', 'Created']} actions />
             <tbody>
               {hooks.map((w) => (
                 <tr key={w.id}>
@@ -321,18 +311,7 @@ export function AdminWebhookDeliveriesPage() {
         <TableWrap label="Deliveries">
           <table className="admin-table">
             <caption className="visually-hidden">Deliveries</caption>
-            <thead>
-              <tr>
-                <th scope="col">Event</th>
-                <th scope="col">Status</th>
-                <th scope="col">Attempts</th>
-                <th scope="col">Answer</th>
-                <th scope="col">Created</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <HeadRow columns={['Event', 'Status', 'Attempts', 'Answer', 'Created']} actions />
             <tbody>
               {list.items.map((d) => (
                 <tr key={d.id}>
