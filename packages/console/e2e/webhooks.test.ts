@@ -108,8 +108,16 @@ describe.skipIf(!HAVE_CHROMIUM)('console e2e: webhooks', () => {
     await page.getByRole('status').filter({ hasText: 'queued to be sent again' }).waitFor();
     await expect.poll(() => receiver.received.length, { timeout: 20_000 }).toBe(2);
     expect(receiver.received[1]!.body).toBe(first!.body);
-    await page.getByRole('button', { name: 'Refresh' }).click();
-    await expect.poll(() => page.getByRole('table').locator('tbody tr').filter({ hasText: 'succeeded' }).count(), { timeout: 20_000 }).toBe(2);
+    // The receiver counts a delivery before it answers: refresh until the log has caught up.
+    await expect
+      .poll(
+        async () => {
+          await page.getByRole('button', { name: 'Refresh' }).click();
+          return page.getByRole('table').locator('tbody tr').filter({ hasText: 'succeeded' }).count();
+        },
+        { timeout: 20_000 },
+      )
+      .toBe(2);
     await page.getByRole('table').getByText('re-send').waitFor();
   });
 

@@ -181,7 +181,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     idle: new IdleExpiry({ store, clock, policy, pats }),
     fanout: new EventFanout({ store, clock, mailEnabled: mailer !== undefined, consoleUrl: config.baseUrl }),
     webhooks: new WebhookSender({ store, clock, sealedBox, timeoutMs: config.webhookTimeoutMs, userAgent: 'keyfob-webhooks/1', onAttempt: (outcome) => metrics.webhookAttempts.inc({ outcome }) }),
-    notices: mailer && new NoticeSender({ store, clock, mailer, onSent: (outcome) => metrics.emails.inc({ outcome }) }),
+    notices: mailer && new NoticeSender({ store, clock, mailer, onSent: (outcome) => metrics.emails.inc({ outcome }), onUnreachable: () => metrics.emails.inc({ outcome: 'unreachable' }) }),
     ...(options.onBackgroundError ? { onError: options.onBackgroundError } : {}),
   });
   const webhooks = new WebhookService({ store, clock, sealedBox, onQueued: () => jobs.nudge() });

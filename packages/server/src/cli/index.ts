@@ -20,7 +20,8 @@ const CLI_ACTOR = { ...SYSTEM_ACTOR, userAgent: 'keyfob-cli' };
 // the client commands, scan and --help start in a fraction of the time.
 async function withContainer<T>(fn: (c: Container) => Promise<T>): Promise<T> {
   const { openContainer } = await import('../runtime.js');
-  const container = await openContainer(loadConfig());
+  // A command is short-lived: it leaves fanning out and sending events to the serving instances.
+  const container = await openContainer(loadConfig(), { startJobs: false });
   try {
     return await fn(container);
   } finally {

@@ -56,6 +56,10 @@ export const EXPIRED_NOTICE_HORIZON_MS = 86_400_000;
 
 /** The outbox id of a use from a new address: made once per token and address. */
 export const newAddressEventId = (patId: string, ip: string): string => `new_ip:${patId}:${ip}`;
-/** One idle warning per token and period of idleness (a use in between starts a new one). */
-export const idleWarningEventId = (patId: string, lastActivity: number): string => `idle:${patId}:${lastActivity}`;
+/**
+ * One idle warning per token, period of idleness, policy and hour: a warning made again (the
+ * policy changed, or the last one went stale) is a new event, and a new email.
+ */
+export const idleWarningEventId = (patId: string, lastActivity: number, idleRevokeDays: number, now: number): string =>
+  `idle:${patId}:${lastActivity}:${idleRevokeDays}:${Math.floor(now / 3_600_000)}`;
 export const reminderEventId = (patId: string, kind: ReminderKind): string => `reminder:${kind}:${patId}`;

@@ -49,7 +49,8 @@ export function draftNotice(event: PendingEvent, token: NoticeToken, owner: Noti
   if (kind === undefined || !owner.email || owner.disabledAt !== null || !owner.notifications[kind]) return undefined;
   const details = event.record.details;
   const name = `"${token.name}" (${token.displayHint})`;
-  const link = `${consoleUrl}/tokens/${token.id}`;
+  let link = `${consoleUrl}/tokens/${token.id}`;
+  let dedupeKey = `${event.id}:${owner.id}`;
   let subject: string;
   let lead: string;
   switch (event.type) {
@@ -59,6 +60,15 @@ export function draftNotice(event: PendingEvent, token: NoticeToken, owner: Noti
       break;
     case 'token.revoked': {
       if (event.record.actor?.userId === token.userId || text(details['reason']).startsWith('leaked')) return undefined;
+      const bulk = text(details['bulkRevocation']);
+      if (bulk) {
+        // One email per owner for a bulk revocation, naming the first of their tokens it met.
+        dedupeKey = `${bulk}:${owner.id}`;
+        link = `${consoleUrl}/tokens`;
+        subject = 'Your tokens were revoked by an administrator';
+        lead = `Tokens of yours, ${name} among them, were revoked by an administrator in one operation${text(details['reason']) ? ` (reason: ${text(details['reason'])})` : ''}. Anything that still uses them will be refused.`;
+        break;
+      }
       subject = `Your token ${token.name} was revoked`;
       lead = `The token ${name} was revoked ${event.record.actor?.userId ? 'by an administrator' : 'by keyfob'}${text(details['reason']) ? ` (reason: ${text(details['reason'])})` : ''}. Anything that still uses it will be refused; create a new token if you need one.`;
       break;
@@ -88,8 +98,8 @@ export function draftNotice(event: PendingEvent, token: NoticeToken, owner: Noti
   }
   return {
     kind,
-    dedupeKey: `${event.id}:${owner.id}`,
+    dedupeKey,
     subject,
-    body: `Hello ${owner.username},\n\n${lead}\n\nToken: ${link}\n\nYou get this email because of your notification choices: ${consoleUrl}/profile\n`,
+    body: `Hello ${owner.username},\n\n${lead}\n\n${link}\n\nYou get this email because of your notification choices: ${consoleUrl}/profile\n`,
   };
 }

@@ -43,7 +43,7 @@ export class Metrics {
   });
   readonly emails = new Counter({
     name: 'keyfob_email_notices_total',
-    help: 'Email notices by outcome (sent or failed)',
+    help: 'Email notices by outcome (sent, failed; unreachable: a round skipped because the SMTP server did not answer)',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });

@@ -2,6 +2,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import type { DB, NoticesTable } from '../db/types.js';
 import type { Notice } from '../domain/models.js';
 import { toDate } from './json.js';
+import { chunks } from './sql-helpers.js';
 
 function toNotice(row: Selectable<NoticesTable>): Notice {
   const at = (ms: number | null) => toDate(ms === null ? null : Number(ms));
@@ -37,29 +38,30 @@ export class NoticesRepository {
   constructor(private readonly db: Kysely<DB>) {}
 
   async insertMany(notices: readonly NewNotice[]): Promise<void> {
-    if (notices.length === 0) return;
-    await this.db
-      .insertInto('notices')
-      .values(
-        notices.map((n) => ({
-          id: n.id,
-          dedupe_key: n.dedupeKey,
-          user_id: n.userId,
-          kind: n.kind,
-          recipient: n.recipient,
-          subject: n.subject,
-          body: n.body,
-          status: 'pending' as const,
-          attempts: 0,
-          next_attempt_at: n.createdAt,
-          last_attempt_at: null,
-          error: null,
-          created_at: n.createdAt,
-          sent_at: null,
-        })),
-      )
-      .onConflict((oc) => oc.column('dedupe_key').doNothing())
-      .execute();
+    for (const slice of chunks(notices, 500)) {
+      await this.db
+        .insertInto('notices')
+        .values(
+          slice.map((n) => ({
+            id: n.id,
+            dedupe_key: n.dedupeKey,
+            user_id: n.userId,
+            kind: n.kind,
+            recipient: n.recipient,
+            subject: n.subject,
+            body: n.body,
+            status: 'pending' as const,
+            attempts: 0,
+            next_attempt_at: n.createdAt,
+            last_attempt_at: null,
+            error: null,
+            created_at: n.createdAt,
+            sent_at: null,
+          })),
+        )
+        .onConflict((oc) => oc.column('dedupe_key').doNothing())
+        .execute();
+    }
   }
 
   async due(now: number, limit: number): Promise<Notice[]> {
@@ -94,6 +96,11 @@ export class NoticesRepository {
       .set({ status: retryAt === undefined ? 'failed' : 'pending', next_attempt_at: retryAt ?? null, error: error.slice(0, 500) })
       .where('id', '=', id)
       .execute();
+  }
+
+  /** The send failed after the message may have been handed over: never sent again. */
+  async markUnknown(id: string, error: string): Promise<void> {
+    await this.db.updateTable('notices').set({ status: 'unknown', next_attempt_at: null, error: error.slice(0, 500) }).where('id', '=', id).execute();
   }
 
   /**

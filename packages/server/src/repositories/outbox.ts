@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../db/types.js';
 import { isPublishedEvent, type EventRecord, type PendingEvent } from '../domain/events.js';
 import { decodeJsonObject, encodeJson } from './json.js';
+import { chunks } from './sql-helpers.js';
 
 export interface OutboxEntry {
   readonly id: string;
@@ -18,12 +19,13 @@ export class OutboxRepository {
   constructor(private readonly db: Kysely<DB>) {}
 
   async insertMany(entries: readonly OutboxEntry[]): Promise<void> {
-    if (entries.length === 0) return;
-    await this.db
-      .insertInto('outbox')
-      .values(entries.map((e) => ({ id: e.id, type: e.type, created_at: e.createdAt, data: encodeJson(e.record) })))
-      .onConflict((oc) => oc.column('id').doNothing())
-      .execute();
+    for (const slice of chunks(entries, 1000)) {
+      await this.db
+        .insertInto('outbox')
+        .values(slice.map((e) => ({ id: e.id, type: e.type, created_at: e.createdAt, data: encodeJson(e.record) })))
+        .onConflict((oc) => oc.column('id').doNothing())
+        .execute();
+    }
   }
 
   /**

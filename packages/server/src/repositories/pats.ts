@@ -6,7 +6,7 @@ import type { Pat, User } from '../domain/models.js';
 import { toUser } from './users.js';
 import type { Cursor } from '../domain/cursor.js';
 import { decodeJsonArray, encodeJson, toDate } from './json.js';
-import { beforeCursor, likeContains } from './sql-helpers.js';
+import { beforeCursor, chunks, likeContains } from './sql-helpers.js';
 
 export interface NewPat {
   readonly id: string;
@@ -407,6 +407,3 @@ export class PatsRepository {
   }
 }
 
-function* chunks<T>(items: readonly T[], size: number): Generator<readonly T[]> {
-  for (let from = 0; from < items.length; from += size) yield items.slice(from, from + size);
-}

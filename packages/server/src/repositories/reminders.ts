@@ -38,17 +38,14 @@ export class RemindersRepository {
     return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
   }
 
-  /**
-   * Usable tokens idle since before `idleBefore` (last use, or creation if never used) that have
-   * had no idle warning since their last use.
-   */
-  async idleUnwarned(now: number, idleBefore: number, limit: number): Promise<IdleToken[]> {
-    return this.#idle(now, idleBefore, limit, (warned) => sql<boolean>`NOT EXISTS (${warned})`);
+  /** Usable tokens idle since before `idleBefore` (last use, or creation if never used) without a standing warning. */
+  async idleUnwarned(window: IdleWindow, limit: number): Promise<IdleToken[]> {
+    return this.#idle(window, limit, (warned) => sql<boolean>`NOT EXISTS (${warned})`);
   }
 
-  /** Usable tokens idle since before `idleBefore` whose idle warning (after their last use) was made before `warnedBefore`. */
-  async idleWarned(now: number, idleBefore: number, warnedBefore: number, limit: number): Promise<IdleToken[]> {
-    return this.#idle(now, idleBefore, limit, (warned) => sql<boolean>`EXISTS (${warned} AND r.created_at <= ${warnedBefore})`);
+  /** Usable tokens idle since before `idleBefore` whose standing warning was made before `warnedBefore`. */
+  async idleWarned(window: IdleWindow, warnedBefore: number, limit: number): Promise<IdleToken[]> {
+    return this.#idle(window, limit, (warned) => sql<boolean>`EXISTS (${warned} AND r.created_at <= ${warnedBefore})`);
   }
 
   /** Records an idle warning now (a later one replaces it: a token used again and idle again is warned again). */
@@ -60,15 +57,16 @@ export class RemindersRepository {
       .execute();
   }
 
-  async #idle(now: number, idleBefore: number, limit: number, warning: (warned: RawBuilder<unknown>) => RawBuilder<boolean>): Promise<IdleToken[]> {
+  async #idle(window: IdleWindow, limit: number, warning: (warned: RawBuilder<unknown>) => RawBuilder<boolean>): Promise<IdleToken[]> {
     const activity = sql<number>`COALESCE(pats.last_used_at, pats.created_at)`;
-    const warned = sql`SELECT 1 FROM token_reminders r WHERE r.pat_id = pats.id AND r.kind = ${IDLE_WARNING} AND r.created_at > ${activity}`;
+    const warned = sql`SELECT 1 FROM token_reminders r WHERE r.pat_id = pats.id AND r.kind = ${IDLE_WARNING}
+      AND r.created_at >= ${activity} + ${window.warnAfterMs} AND r.created_at >= ${window.warnedSince}`;
     const rows = await this.db
       .selectFrom('pats')
       .select(['pats.id', activity.as('activity')])
       .where('pats.revoked_at', 'is', null)
-      .where((eb) => eb.or([eb('pats.expires_at', 'is', null), eb('pats.expires_at', '>', now)]))
-      .where(sql<boolean>`${activity} < ${idleBefore}`)
+      .where((eb) => eb.or([eb('pats.expires_at', 'is', null), eb('pats.expires_at', '>', window.now)]))
+      .where(sql<boolean>`${activity} < ${window.idleBefore}`)
       .where(warning(warned))
       .orderBy(activity)
       .limit(limit)
@@ -78,6 +76,19 @@ export class RemindersRepository {
 }
 
 export const IDLE_WARNING = 'idle_warning';
+
+/**
+ * Which idle warning still stands: one made after the token had been idle `warnAfterMs` under the
+ * policy now in force (not one announced under an older, shorter policy, or before a later use),
+ * and recently (since `warnedSince`: a warning from before the policy was last switched off and on
+ * again does not count).
+ */
+export interface IdleWindow {
+  readonly now: number;
+  readonly idleBefore: number;
+  readonly warnAfterMs: number;
+  readonly warnedSince: number;
+}
 
 export interface IdleToken {
   readonly patId: string;

@@ -23,3 +23,8 @@ export function likeContains(column: string, value: string): RawBuilder<boolean>
   const pattern = `%${value.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
   return sql<boolean>`${sql.ref(column)} like ${pattern} escape '\\'`;
 }
+
+/** Rows in slices small enough for one statement (SQLite allows 32,766 parameters, PostgreSQL 65,535). */
+export function* chunks<T>(items: readonly T[], size: number): Generator<readonly T[]> {
+  for (let from = 0; from < items.length; from += size) yield items.slice(from, from + size);
+}

@@ -3,7 +3,7 @@ import type { DB, WebhookDeliveriesTable, WebhooksTable } from '../db/types.js';
 import type { Cursor } from '../domain/cursor.js';
 import type { Webhook, WebhookDelivery } from '../domain/models.js';
 import { decodeJsonArray, encodeJson, toDate } from './json.js';
-import { beforeCursor } from './sql-helpers.js';
+import { beforeCursor, chunks } from './sql-helpers.js';
 
 function toWebhook(row: Selectable<WebhooksTable>): Webhook {
   return {
@@ -116,28 +116,29 @@ export class WebhooksRepository {
   }
 
   async insertDeliveries(deliveries: readonly NewDelivery[]): Promise<void> {
-    if (deliveries.length === 0) return;
-    await this.db
-      .insertInto('webhook_deliveries')
-      .values(
-        deliveries.map((d) => ({
-          id: d.id,
-          webhook_id: d.webhookId,
-          event_id: d.eventId,
-          event_type: d.eventType,
-          body: d.body,
-          status: 'pending' as const,
-          attempts: 0,
-          next_attempt_at: d.createdAt,
-          last_attempt_at: null,
-          response_status: null,
-          error: null,
-          redelivery_of: d.redeliveryOf ?? null,
-          created_at: d.createdAt,
-          delivered_at: null,
-        })),
-      )
-      .execute();
+    for (const slice of chunks(deliveries, 500)) {
+      await this.db
+        .insertInto('webhook_deliveries')
+        .values(
+          slice.map((d) => ({
+            id: d.id,
+            webhook_id: d.webhookId,
+            event_id: d.eventId,
+            event_type: d.eventType,
+            body: d.body,
+            status: 'pending' as const,
+            attempts: 0,
+            next_attempt_at: d.createdAt,
+            last_attempt_at: null,
+            response_status: null,
+            error: null,
+            redelivery_of: d.redeliveryOf ?? null,
+            created_at: d.createdAt,
+            delivered_at: null,
+          })),
+        )
+        .execute();
+    }
   }
 
   async findDelivery(webhookId: string, id: string): Promise<WebhookDelivery | undefined> {
@@ -167,13 +168,18 @@ export class WebhooksRepository {
     return rows.map(toDelivery);
   }
 
-  /** Takes a pending delivery for one attempt; false when another instance took it first. */
-  async claim(id: string, now: number): Promise<boolean> {
+  /**
+   * Takes a pending delivery for one attempt; false when another instance took it first, or
+   * retried and re-queued it since `seen` was read (its attempts moved on).
+   */
+  async claim(seen: Pick<WebhookDelivery, 'id' | 'attempts'>, now: number): Promise<boolean> {
     const result = await this.db
       .updateTable('webhook_deliveries')
       .set({ status: 'sending', last_attempt_at: now, attempts: sql`attempts + 1` })
-      .where('id', '=', id)
+      .where('id', '=', seen.id)
       .where('status', '=', 'pending')
+      .where('attempts', '=', seen.attempts)
+      .where('next_attempt_at', '<=', now)
       .executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
   }

@@ -14,12 +14,13 @@ export interface AuditEntry {
  * Appends an audit event through the given repositories (pass the transaction's, so the event
  * lands with the change). Callers must never put secrets in `details`.
  */
-export async function recordAudit(repos: Repositories, actor: Actor, entry: AuditEntry, now: number): Promise<void> {
+export async function recordAudit(repos: Repositories, actor: Actor, entry: AuditEntry, now: number): Promise<AuditEvent> {
   const event = auditEvent(actor, entry, now);
   await repos.audit.insert(event);
   // The outbox row commits or rolls back with the change: no event for a change that did not
   // happen, no change without its event.
   if (isPublishedEvent(entry.action)) await repos.outbox.insertMany([{ id: event.id, type: entry.action, createdAt: now, record: eventRecordOf(event) }]);
+  return event;
 }
 
 export function eventRecordOf(event: AuditEvent): EventRecord {

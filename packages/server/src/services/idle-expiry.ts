@@ -22,20 +22,23 @@ export class IdleExpiry {
     const { store, clock } = this.deps;
     const now = clock.now();
     const warnAfterMs = (policy.idleRevokeDays - policy.idleWarningDays) * DAY_MS;
+    const warningMs = policy.idleWarningDays * DAY_MS;
+    // A warning older than twice its period (the job was down, or the policy was off) is made again.
+    const standing = { now, warnAfterMs, warnedSince: now - 2 * warningMs };
 
-    const revocable = await store.repos.reminders.idleWarned(now, now - policy.idleRevokeDays * DAY_MS, now - policy.idleWarningDays * DAY_MS, limit);
+    const revocable = await store.repos.reminders.idleWarned({ ...standing, idleBefore: now - policy.idleRevokeDays * DAY_MS }, now - warningMs, limit);
     const reason = `idle: unused for ${policy.idleRevokeDays} days`;
     for (const token of revocable) await this.deps.pats.revoke(SYSTEM_ACTOR, token.patId, reason);
 
-    const unwarned = await store.repos.reminders.idleUnwarned(now, now - warnAfterMs, limit);
+    const unwarned = await store.repos.reminders.idleUnwarned({ ...standing, idleBefore: now - warnAfterMs }, limit);
     if (unwarned.length > 0) {
       await store.transaction(async (repos) => {
         for (const token of unwarned) {
           await repos.reminders.markIdleWarning(token.patId, now);
-          const revokeAt = Math.max(token.lastActivity + policy.idleRevokeDays! * DAY_MS, now + policy.idleWarningDays * DAY_MS);
+          const revokeAt = Math.max(token.lastActivity + policy.idleRevokeDays! * DAY_MS, now + warningMs);
           await repos.outbox.insertMany([
             {
-              id: idleWarningEventId(token.patId, token.lastActivity),
+              id: idleWarningEventId(token.patId, token.lastActivity, policy.idleRevokeDays!, now),
               type: 'token.idle',
               createdAt: now,
               record: {

@@ -5,15 +5,26 @@ import { MailError, type Mailer } from './mailer.js';
 
 /**
  * Emails pending notices, one at a time (a notice is small and mail servers throttle parallel
- * senders). Each is claimed before it is sent, so no two instances send the same one.
+ * senders). The server is checked first, so that one that is down costs one connection attempt
+ * a round and no notice an attempt. Each notice is claimed before it is sent, so no two instances
+ * send the same one; a send that fails without the server's refusal may have gone out, and is
+ * never tried again.
  */
 export class NoticeSender {
-  constructor(private readonly deps: { store: Store; clock: Clock; mailer: Mailer; onSent?: (outcome: 'sent' | 'failed') => void }) {}
+  constructor(private readonly deps: { store: Store; clock: Clock; mailer: Mailer; onSent?: (outcome: 'sent' | 'failed') => void; onUnreachable?: (error: unknown) => void }) {}
 
   async run(limit = 20): Promise<number> {
     const { store, clock, mailer } = this.deps;
+    const due = await store.repos.notices.due(clock.now(), limit);
+    if (due.length === 0) return 0;
+    try {
+      await mailer.verify();
+    } catch (error) {
+      this.deps.onUnreachable?.(error);
+      return 0;
+    }
     let sent = 0;
-    for (const notice of await store.repos.notices.due(clock.now(), limit)) {
+    for (const notice of due) {
       if (!(await store.repos.notices.claim(notice.id, clock.now()))) continue;
       try {
         await mailer.send({ to: notice.recipient, subject: notice.subject, text: notice.body });
@@ -23,9 +34,10 @@ export class NoticeSender {
       } catch (error) {
         this.deps.onSent?.('failed');
         const message = error instanceof MailError ? error.message : String((error as Error).message ?? error);
-        if (error instanceof MailError && error.maybeSent) {
-          await store.repos.notices.markRefused(notice.id, `${message} (may have been sent; not sent again)`, undefined);
-          continue;
+        if (!(error instanceof MailError) || error.maybeSent) {
+          await store.repos.notices.markUnknown(notice.id, `${message} (may have been delivered; not sent again)`);
+          // The connection is in trouble: the rest waits for the next round.
+          break;
         }
         const attempt = notice.attempts + 1;
         const delay = attempt < EMAIL_MAX_ATTEMPTS ? emailRetryDelay(attempt) : undefined;

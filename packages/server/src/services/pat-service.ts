@@ -9,7 +9,7 @@ import { resolveExpiry, rotationExpiry } from '../domain/policy.js';
 import type { Cursor } from '../domain/cursor.js';
 import type { PatFilter } from '../repositories/pats.js';
 import type { Repositories, Store } from '../repositories/store.js';
-import { recordAudit } from './audit-log.js';
+import { eventRecordOf, recordAudit } from './audit-log.js';
 import type { Clock } from './clock.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { InvalidationBus } from '../cache/invalidation-bus.js';
@@ -253,7 +253,12 @@ export class PatService {
       const revoked = await repos.pats.revokeMatching(filter, now, actor.userId, why);
       if (revoked.length > 0) await this.deps.bus.publishIn(repos, { kind: 'all' });
       const described = { ...filter, ...(filter.issuedBefore !== undefined ? { issuedBefore: new Date(filter.issuedBefore).toISOString() } : {}) };
-      await recordAudit(repos, actor, { action: 'token.bulk_revoked', targetType: 'token', details: { filter: described, count: revoked.length, reason: why } }, now);
+      const bulk = await recordAudit(repos, actor, { action: 'token.bulk_revoked', targetType: 'token', details: { filter: described, count: revoked.length, reason: why } }, now);
+      // The audit log keeps one entry; webhooks and owners still hear of each token.
+      const record = eventRecordOf(bulk);
+      await repos.outbox.insertMany(
+        revoked.map((id) => ({ id: `${bulk.id}:${id}`, type: 'token.revoked', createdAt: now, record: { ...record, target: { type: 'token', id }, details: { reason: why, bulkRevocation: bulk.id } } })),
+      );
       return revoked;
     });
     if (ids.length > 0) this.deps.bus.applyLocal({ kind: 'all' });

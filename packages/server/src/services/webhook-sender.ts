@@ -29,7 +29,7 @@ export class WebhookSender {
         const delivery = due[next++]!;
         if (!hooks.has(delivery.webhookId)) hooks.set(delivery.webhookId, store.repos.webhooks.findById(delivery.webhookId));
         const webhook = await hooks.get(delivery.webhookId)!;
-        if (!(await store.repos.webhooks.claim(delivery.id, clock.now()))) continue;
+        if (!(await store.repos.webhooks.claim(delivery, clock.now()))) continue;
         attempts++;
         const outcome = await this.#attempt(delivery, webhook);
         this.deps.onAttempt?.(outcome.error === null ? 'succeeded' : 'failed');

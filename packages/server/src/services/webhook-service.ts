@@ -140,7 +140,10 @@ function checkUrl(raw: string): string {
   // Credentials in the URL would be shown back in every list and log line.
   if (url.username !== '' || url.password !== '') throw new ValidationError('url', 'must not carry a user name or password; authenticate the delivery with its signature');
   if (url.hash !== '') throw new ValidationError('url', 'must not have a #fragment');
-  return url.toString();
+  // Normalising percent-encodes non-ASCII characters: the stored form can be longer than the input.
+  const normal = url.toString();
+  if (normal.length > 2048) throw new ValidationError('url', 'must be at most 2048 characters once percent-encoded');
+  return normal;
 }
 
 function checkEvents(events: readonly string[]): string[] {

@@ -84,9 +84,13 @@ for (const dialect of DIALECTS) {
       expect(subjectsOf(mail).filter((s) => s.includes('revived'))).toEqual([expect.stringMatching(/^Your token revived will be revoked on/)]);
     });
 
-    it('turned on over tokens idle for long, warns first and revokes only after the warning period', async () => {
+    it('turned on over tokens idle for long, or turned off and on again, warns first and revokes only after the warning period', async () => {
       expect((await policy({ idleRevokeDays: null })).statusCode).toBe(200);
       const ancient = await createToken(t, alice, { name: 'ancient', scopes: ['tokens:read'], expiresInDays: null });
+      const tokens = (await t.app.inject({ method: 'GET', url: '/api/v1/me/tokens?status=active&limit=200', headers: asSession(alice) })).json().items as { id: string; name: string }[];
+      // 'revived' and 'busy' carry warnings made under the 30-day policy of the test before.
+      const warnedBefore = tokens.filter((k) => k.name === 'revived' || k.name === 'busy');
+      expect(warnedBefore).toHaveLength(2);
       t.clock.advance(200 * DAY);
       await signInAgain();
       await round();
@@ -94,14 +98,39 @@ for (const dialect of DIALECTS) {
       mail.mails.length = 0;
       expect((await policy({ idleRevokeDays: 90, idleWarningDays: 14 })).statusCode).toBe(200);
       await round();
-      expect(subjectsOf(mail).filter((s) => s.includes('ancient'))).toHaveLength(1);
-      expect((await statusOf(ancient.id)).status).toBe('active');
+      const warned = subjectsOf(mail);
+      for (const name of ['ancient', 'revived', 'busy']) expect(warned.filter((s) => s.includes(`token ${name} will be revoked`)), name).toHaveLength(1);
+      for (const k of [ancient, ...warnedBefore]) expect((await statusOf(k.id)).status).toBe('active');
       t.clock.advance(13 * DAY);
       await round();
       expect((await statusOf(ancient.id)).status).toBe('active');
       t.clock.advance(DAY);
       await round();
-      expect((await statusOf(ancient.id)).status).toBe('revoked');
+      for (const k of [ancient, ...warnedBefore]) expect((await statusOf(k.id)).status).toBe('revoked');
+      await policy({ idleRevokeDays: null });
+    });
+
+    it('does not revoke on a warning announced under a shorter policy', async () => {
+      await policy({ idleRevokeDays: 30, idleWarningDays: 7 });
+      const tok = await createToken(t, alice, { name: 'lengthened', scopes: ['tokens:read'], expiresInDays: null });
+      t.clock.advance(23 * DAY + 60_000);
+      mail.mails.length = 0;
+      await round();
+      expect(subjectsOf(mail)).toEqual([expect.stringMatching(/^Your token lengthened will be revoked on/)]);
+      await policy({ idleRevokeDays: 365, idleWarningDays: 7 });
+      t.clock.advance(8 * DAY);
+      await round();
+      expect((await statusOf(tok.id)).status).toBe('active');
+      // Warned again once idle 358 days; revoked at 365.
+      mail.mails.length = 0;
+      t.clock.advance(327 * DAY);
+      await signInAgain();
+      await round();
+      expect(subjectsOf(mail)).toEqual([expect.stringMatching(/^Your token lengthened will be revoked on/)]);
+      expect((await statusOf(tok.id)).status).toBe('active');
+      t.clock.advance(7 * DAY);
+      await round();
+      expect((await statusOf(tok.id)).status).toBe('revoked');
       await policy({ idleRevokeDays: null });
     });
   });

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { createContainer, type Container } from '../../src/container.js';
-import { DIALECTS, postgres } from '../helpers/dialects.js';
+import { DIALECTS, postgres, sqlite } from '../helpers/dialects.js';
 import { DAY, ManualClock } from '../helpers/clock.js';
-import { mailSubject, mailText, startMailServer, startWebhookReceiver, type MailServer } from '../helpers/receivers.js';
+import { mailSubject, mailText, startMailServer, startSilentAfterDataServer, startWebhookReceiver, type MailServer } from '../helpers/receivers.js';
 import { NO_LIMITS, TEST_SECRET, asSession, bearer, createToken, createUser, setupAdmin, createTestApp, type Session, type TestApp } from '../helpers/test-app.js';
 
 const SMTP_USER = 'keyfob';
@@ -150,8 +150,61 @@ for (const dialect of DIALECTS) {
       expect(row).toMatchObject({ status: 'sent', error: null });
       expect(Number(row.attempts)).toBe(2);
     });
+
+    it('waits for a mail server that is down without spending attempts, and sends once it is back', async () => {
+      const port = mail.port;
+      await mail.close();
+      await createToken(t, alice, { name: 'while-down', scopes: ['tokens:read'] });
+      await run();
+      await run();
+      const row = () => t.container.store.db.selectFrom('notices').selectAll().where('subject', '=', 'A new personal access token: while-down').executeTakeFirstOrThrow();
+      expect(await row()).toMatchObject({ status: 'pending' });
+      expect(Number((await row()).attempts)).toBe(0);
+      mail = await startMailServer({ user: SMTP_USER, pass: SMTP_PASS }, port);
+      await run();
+      expect(mail.mails.map((m) => subjectOf(m.raw))).toEqual(['A new personal access token: while-down']);
+      expect((await row()).status).toBe('sent');
+    });
+
+    it('emails each owner once for a bulk revocation, whatever the number of their tokens', async () => {
+      const a = await createToken(t, alice, { name: 'bulk-1', scopes: ['tokens:read'] });
+      await createToken(t, alice, { name: 'bulk-2', scopes: ['tokens:read'] });
+      await run();
+      mail.mails.length = 0;
+      const res = await t.app.inject({ method: 'POST', url: '/api/v1/admin/tokens/revoke', headers: asSession(admin), payload: { userId: alice.userId, reason: 'laptop stolen' } });
+      expect(res.statusCode, res.body).toBeLessThan(300);
+      await run();
+      expect(mail.mails.map((m) => subjectOf(m.raw))).toEqual(['Your tokens were revoked by an administrator']);
+      expect(textOf(mail.mails[0]!.raw)).toContain('laptop stolen');
+      expect((await t.app.inject({ method: 'GET', url: `/api/v1/me/tokens/${a.id}`, headers: asSession(alice) })).json().status).toBe('revoked');
+    });
   });
 }
+
+describe('email notices after a send that may have gone through [sqlite]', () => {
+  it('marks the notice unknown and never sends it again', async () => {
+    const silent = await startSilentAfterDataServer();
+    const t = await createTestApp(sqlite, { KEYFOB_SMTP_URL: `smtp://127.0.0.1:${silent.port}` });
+    try {
+      const admin = await setupAdmin(t);
+      await t.app.inject({ method: 'PATCH', url: '/api/v1/me', headers: asSession(admin), payload: { email: 'admin@example.test' } });
+      await createToken(t, admin, { name: 'in-doubt', scopes: ['tokens:read'] });
+      await t.container.jobs.runOnce();
+      expect(silent.messages).toBe(1);
+      for (let i = 0; i < 3; i++) {
+        t.clock.advance(3_600_000);
+        await t.container.jobs.runOnce();
+      }
+      expect(silent.messages).toBe(1);
+      const row = await t.container.store.db.selectFrom('notices').selectAll().executeTakeFirstOrThrow();
+      expect(row.status).toBe('unknown');
+      expect(row.error).toContain('not sent again');
+    } finally {
+      await t.close();
+      await silent.close();
+    }
+  });
+});
 
 describe.skipIf(!postgres.available)('notifications across instances and restarts [postgresql]', () => {
   let t: TestApp;

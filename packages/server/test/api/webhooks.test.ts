@@ -54,6 +54,8 @@ for (const dialect of DIALECTS) {
         [{ url: 'https://example.com/x', events: ['token.exploded'] }, 'events'],
         [{ url: 'https://example.com/x', events: ['nothing.*'] }, 'events'],
         [{ url: 'https://example.com/x' }, 'events'],
+        // 1,020 characters in, 6,020 once percent-encoded.
+        [{ url: `https://example.com/${'é'.repeat(1000)}`, events: ['*'] }, 'url'],
       ] as const) {
         const res = await api('POST', '/admin/webhooks', body);
         expect(res.statusCode, JSON.stringify(body)).toBe(400);
@@ -174,6 +176,21 @@ for (const dialect of DIALECTS) {
       expect(verifySignature(hook.secret, String(resent.headers['keyfob-signature']), resent.body, now)).toBe(false);
       expect((await api('GET', `/admin/webhooks/${hook.id}/deliveries/${again.json().id}`)).json().status).toBe('succeeded');
       expect((await api('POST', `/admin/webhooks/${hook.id}/deliveries/nope/redeliver`)).statusCode).toBe(404);
+      await api('DELETE', `/admin/webhooks/${hook.id}`);
+    });
+
+    it('sends a token.revoked event for each token of a bulk revocation, besides the one token.bulk_revoked', async () => {
+      const hook = await register(['token.revoked', 'token.bulk_revoked']);
+      const bob = await createUser(t, admin, 'bulk-bob');
+      const tokens = [await createToken(t, bob, { scopes: ['tokens:read'] }), await createToken(t, bob, { scopes: ['tokens:read'] })];
+      const res = await api('POST', '/admin/tokens/revoke', { userId: bob.userId, reason: 'left the company' });
+      expect(res.statusCode, res.body).toBeLessThan(300);
+      await t.container.jobs.runOnce();
+      const events = receiver.received.map((r) => JSON.parse(r.body) as { type: string; data: { token?: { id: string }; details: Record<string, unknown> } });
+      expect(events.filter((e) => e.type === 'token.bulk_revoked')).toHaveLength(1);
+      const revoked = events.filter((e) => e.type === 'token.revoked');
+      expect(revoked.map((e) => e.data.token?.id).sort()).toEqual(tokens.map((k) => k.id).sort());
+      for (const e of revoked) expect(e.data.details).toMatchObject({ reason: 'left the company' });
       await api('DELETE', `/admin/webhooks/${hook.id}`);
     });
 

@@ -62,7 +62,7 @@ export interface MailServer {
 }
 
 /** A real SMTP server on loopback (smtp-server), with plain-text AUTH allowed as on port 587 without TLS. */
-export async function startMailServer(credentials = { user: 'keyfob', pass: 'smtp-secret' }): Promise<MailServer> {
+export async function startMailServer(credentials = { user: 'keyfob', pass: 'smtp-secret' }, port = 0): Promise<MailServer> {
   const mails: ReceivedMail[] = [];
   const state: MailServer = {
     port: 0,
@@ -102,7 +102,7 @@ export async function startMailServer(credentials = { user: 'keyfob', pass: 'smt
       });
     },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   (state as { port: number }).port = (server.server.address() as AddressInfo).port;
   return state;
 }
@@ -117,4 +117,49 @@ export function mailText(raw: string): string {
 
 export function mailSubject(raw: string): string {
   return /^Subject: (.*)$/m.exec(mailText(raw))?.[1]?.trim() ?? '';
+}
+
+/**
+ * An SMTP server that takes a whole message and then drops the connection without answering:
+ * the one failure after which a client cannot know whether the message was delivered.
+ */
+export async function startSilentAfterDataServer(): Promise<{ port: number; messages: number; close(): Promise<void> }> {
+  const { createServer: createTcpServer } = await import('node:net');
+  const state = { port: 0, messages: 0, close: async () => {} };
+  const server = createTcpServer((socket) => {
+    let inData = false;
+    let buffered = '';
+    socket.write('220 silent.test ESMTP\r\n');
+    socket.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      if (inData) {
+        if (buffered.includes('\r\n.\r\n')) {
+          state.messages++;
+          socket.destroy();
+        }
+        return;
+      }
+      let end: number;
+      while ((end = buffered.indexOf('\r\n')) >= 0) {
+        const line = buffered.slice(0, end).toUpperCase();
+        buffered = buffered.slice(end + 2);
+        if (line.startsWith('EHLO') || line.startsWith('HELO')) socket.write('250 silent.test\r\n');
+        else if (line.startsWith('DATA')) {
+          inData = true;
+          socket.write('354 go ahead\r\n');
+          if (buffered.includes('\r\n.\r\n')) {
+            state.messages++;
+            socket.destroy();
+          }
+          return;
+        } else if (line.startsWith('QUIT')) socket.end('221 bye\r\n');
+        else socket.write('250 OK\r\n');
+      }
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.port = (server.address() as AddressInfo).port;
+  state.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  return state;
 }
