@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   oidc_denied: { status: 401, description: 'Sign-in: the provider did not authorise the sign-in (cancelled or refused there).' },
   oidc_email_not_allowed: { status: 403, description: "Sign-in: the account's email is missing, unverified or not in an allowed domain." },
   oidc_account_disabled: { status: 403, description: 'Sign-in: the keyfob account linked to this identity is disabled.' },
+  oidc_setup_needed: { status: 409, description: 'Sign-in: keyfob has no user yet; first-run setup (or an identity the admin claim makes admin) must come first.' },
   oidc_provider_error: { status: 502, description: 'Sign-in: the provider could not be reached, or its answer failed validation (issuer, audience, signature, expiry).' },
   server_error: { status: 500, description: 'An unexpected error; details are in the server log only.' },
   store_unavailable: { status: 503, description: 'The data store is unreachable or read-only; retry after the Retry-After header.' },

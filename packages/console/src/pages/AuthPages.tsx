@@ -68,6 +68,7 @@ const SIGN_IN_ERRORS: Readonly<Record<string, string>> = {
   oidc_denied: 'The sign-in was cancelled or refused at the identity provider.',
   oidc_email_not_allowed: 'Your account’s email address is not in a domain that may sign in here.',
   oidc_account_disabled: 'Your keyfob account is disabled. Ask an administrator to enable it.',
+  oidc_setup_needed: 'keyfob is not set up yet. An administrator must finish setup before anyone signs in.',
   oidc_provider_error: 'The identity provider could not be reached, or its answer could not be accepted. Please try again later.',
   oidc_unknown_provider: 'That sign-in option is not available.',
   store_unavailable: 'keyfob is temporarily unavailable. Please try again in a moment.',

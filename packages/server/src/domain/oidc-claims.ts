@@ -59,16 +59,19 @@ export type EmailVerdict = { readonly ok: true; readonly email: string | null } 
 export function judgeEmail(claims: Claims, allowedDomains: readonly string[]): EmailVerdict {
   const raw = claims['email'];
   const email = typeof raw === 'string' && /^[^\s@]+@[^\s@]+$/.test(raw) && raw.length <= 254 ? raw : null;
-  if (allowedDomains.length === 0) return { ok: true, email };
+  const unverified = claims['email_verified'] === false || claims['email_verified'] === 'false';
+  // Without a domain rule anyone may sign in, but an address the provider did not verify is not
+  // kept: notices would go to whoever owns it.
+  if (allowedDomains.length === 0) return { ok: true, email: unverified ? null : email };
   if (email === null) return { ok: false, reason: 'no_email' };
-  if (claims['email_verified'] === false || claims['email_verified'] === 'false') return { ok: false, reason: 'email_unverified' };
+  if (unverified) return { ok: false, reason: 'email_unverified' };
   const domain = email.slice(email.lastIndexOf('@') + 1).toLowerCase();
   return allowedDomains.includes(domain) ? { ok: true, email } : { ok: false, reason: 'email_domain' };
 }
 
 const USERNAME_MAX = 100;
-// Leaves room for a "-<n>" suffix that makes a taken name unique.
-const BASE_MAX = USERNAME_MAX - 6;
+// Leaves room for the longest suffix that makes a taken name unique ("-" and 8 hex digits).
+const BASE_MAX = USERNAME_MAX - 9;
 
 /** A string as a keyfob username (`^[A-Za-z0-9][A-Za-z0-9._@+-]*$`), or undefined if nothing is left. */
 export function toUsername(raw: string): string | undefined {

@@ -65,6 +65,11 @@ export class OidcAccounts {
     const link = await repos.identities.find(identity.issuer, identity.subject);
     const existing = link && (await repos.users.findById(link.userId));
     if (!existing) {
+      // Before setup the first account becomes the only way to an admin: only an identity the
+      // admin claim makes admin may take that place, never whoever reaches the provider first.
+      if (role !== 'admin' && (await repos.users.count()) === 0) {
+        throw new KeyfobError('oidc_setup_needed', 'keyfob has no user yet: finish first-run setup (or sign in with an identity the admin claim makes admin) first');
+      }
       const username = await freeUsername(repos, usernameCandidates(identity.claims, provider.id, identity.subject));
       const user = await insertUser(repos, actor, { username, displayName: displayNameOf(identity.claims), email, role: role ?? 'user' }, null, now, { provider: provider.id });
       await repos.identities.insert({ issuer: identity.issuer, subject: identity.subject, userId: user.id, providerId: provider.id, email, now });

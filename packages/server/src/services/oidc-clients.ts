@@ -19,7 +19,8 @@ const REQUEST_TIMEOUT_SECONDS = 10;
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 // Errors a provider sends back (OIDC Core §3.1.2.6) that mean "this person may not, or did not, sign in".
-const DENIALS = new Set(['access_denied', 'login_required', 'consent_required', 'interaction_required', 'account_selection_required', 'unauthorized_client']);
+// unauthorized_client is keyfob's registration at fault, not the person: a provider error.
+const DENIALS = new Set(['access_denied', 'login_required', 'consent_required', 'interaction_required', 'account_selection_required']);
 
 /**
  * keyfob as a relying party of its configured OpenID Connect providers, through openid-client:

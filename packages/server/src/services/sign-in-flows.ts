@@ -28,7 +28,8 @@ const MAX_RETURN_PATH = 512;
 export function safeReturnPath(next: string | undefined): string {
   if (next === undefined || next.length > MAX_RETURN_PATH || !next.startsWith('/')) return '/';
   if (next.startsWith('//') || next.startsWith('/\\') || /[\u0000-\u001f\\]/.test(next)) return '/';
-  return next;
+  // A Location header carries ASCII only: anything else is percent-encoded (whole code points).
+  return next.replace(/[^\x21-\x7e]/gu, (c) => encodeURIComponent(c));
 }
 
 const random = () => randomBytes(32).toString('base64url');

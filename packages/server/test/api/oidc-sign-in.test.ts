@@ -176,6 +176,30 @@ for (const dialect of DIALECTS) {
       for (const next of ['//evil.example/x', 'https://evil.example/', '/\\evil.example', 'tokens']) {
         expect((await f.signIn('default', login, { browser, next })).res.headers.location).toBe('/');
       }
+      // A path outside ASCII lands there, percent-encoded (a Location header carries ASCII only).
+      const unicode = await f.signIn('default', login, { browser, next: '/tokens?q=日本 x' });
+      expect(unicode.res.headers.location).toBe(`/tokens?q=${encodeURIComponent('日本')}%20x`);
+      await f.sessionOf(unicode.res);
+    });
+
+    it('sends a malformed callback (repeated or odd parameters, an over-long provider id) to the login page, not to a JSON body', async () => {
+      const login = account('odd', { preferred_username: 'odd' });
+      const { callbackUrl, flowCookie } = await f.signIn('default', login);
+      const doubled = new URL(callbackUrl);
+      doubled.searchParams.append('code', 'second-code');
+      const res = await f.callback(doubled, flowCookie);
+      expect(res.statusCode).toBe(302);
+      expect(res.headers.location).toMatch(/^\/login\?error=oidc_/);
+      expect(f.cookieOf(res, 'keyfob_session')).toBeUndefined();
+      const long = await t.app.inject({ method: 'GET', url: `/api/v1/auth/oidc/${'x'.repeat(150)}/callback?code=a&state=b` });
+      expect(long.statusCode).toBe(302);
+      expect(long.headers.location).toBe('/login?error=oidc_unknown_provider');
+    });
+
+    it('keeps no email the provider marks unverified', async () => {
+      const login = account('unverified', { preferred_username: 'unverified-uma', email: 'uma@example.com', email_verified: false });
+      const session = await f.sessionOf((await f.signIn('default', login)).res);
+      expect((await t.app.inject({ method: 'GET', url: '/api/v1/me', headers: { cookie: session.cookie } })).json().email).toBeNull();
     });
 
     it('refuses a callback whose state is wrong, missing, from another flow, or too old, with no session', async () => {
@@ -303,6 +327,26 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe.skipIf(!sqlite.available)('single sign-on before first-run setup [sqlite]', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp(sqlite, providerEnv());
+  });
+  afterAll(async () => t?.close());
+
+  it('lets in only an identity the admin claim makes admin; anyone else is told setup comes first', async () => {
+    const f = flows(t);
+    idp.accounts.set('pre-setup-eve', { preferred_username: 'eve' });
+    f.expectRefused((await f.signIn('default', 'pre-setup-eve')).res, 'oidc_setup_needed');
+    expect((await t.app.inject({ method: 'GET', url: '/api/v1/setup' })).json().needed).toBe(true);
+    idp.accounts.set('pre-setup-root', { preferred_username: 'root', groups: ['keyfob-admins'] });
+    const root = await f.sessionOf((await f.signIn('default', 'pre-setup-root')).res);
+    expect((await t.app.inject({ method: 'GET', url: '/api/v1/me', headers: { cookie: root.cookie } })).json().role).toBe('admin');
+    // Set up now: others may sign in.
+    await f.sessionOf((await f.signIn('default', 'pre-setup-eve')).res);
+  });
+});
 
 describe.skipIf(!sqlite.available)('password sign-in switched off [sqlite]', () => {
   let t: TestApp;

@@ -11,17 +11,19 @@ import { requestMeta, setSessionCookie } from './common.js';
 export const FLOW_COOKIE = 'keyfob_oidc_flow';
 const FLOW_COOKIE_PATH = '/api/v1/auth/oidc/';
 
-const ProviderParams = Type.Object({ provider: Type.String({ minLength: 1, maxLength: 100 }) });
-const StartQuery = Type.Object({ next: Type.Optional(Type.String({ description: 'a console path to land on once signed in (default /)' })) });
+// Anything is taken here and judged by the service (an unknown provider, a malformed answer), so
+// that a person always lands on the login page with a reason, never on a JSON body.
+const ProviderParams = Type.Object({ provider: Type.String() });
+const StartQuery = Type.Object({ next: Type.Optional(Type.Unknown({ description: 'a console path to land on once signed in (default /)' })) });
 // Providers add their own parameters (session_state, iss…): the callback takes any, and
-// openid-client reads the ones it knows.
+// openid-client reads the raw query itself (and refuses repeated parameters).
 const CallbackQuery = Type.Object(
   {
-    code: Type.Optional(Type.String()),
-    state: Type.Optional(Type.String()),
-    error: Type.Optional(Type.String()),
-    error_description: Type.Optional(Type.String()),
-    iss: Type.Optional(Type.String()),
+    code: Type.Optional(Type.Unknown({ description: 'the authorization code' })),
+    state: Type.Optional(Type.Unknown()),
+    error: Type.Optional(Type.Unknown()),
+    error_description: Type.Optional(Type.Unknown()),
+    iss: Type.Optional(Type.Unknown()),
   },
   { additionalProperties: true },
 );
@@ -52,7 +54,8 @@ export function oidcRoutes(app: FastifyInstance, deps: { oidc: OidcSignIn; secur
     },
     async (request, reply) => {
       try {
-        const { location, sealedFlow } = await deps.oidc.start(request.params.provider, request.query.next);
+        const next = request.query.next;
+        const { location, sealedFlow } = await deps.oidc.start(request.params.provider, typeof next === 'string' ? next : undefined);
         reply.setCookie(FLOW_COOKIE, sealedFlow, { path: FLOW_COOKIE_PATH, httpOnly: true, sameSite: 'lax', secure: deps.secureCookies, maxAge: FLOW_TTL_MS / 1000 });
         return reply.redirect(location, 302);
       } catch (error) {
