@@ -22,16 +22,8 @@ function toNotice(row: Selectable<NoticesTable>): Notice {
   };
 }
 
-export interface NewNotice {
-  readonly id: string;
-  readonly dedupeKey: string;
-  readonly userId: string;
-  readonly kind: string;
-  readonly recipient: string;
-  readonly subject: string;
-  readonly body: string;
-  readonly createdAt: number;
-}
+/** A notice to queue: what the sender needs, stamped with the time it was made. */
+export type NewNotice = Pick<Notice, 'id' | 'dedupeKey' | 'userId' | 'kind' | 'recipient' | 'subject' | 'body'> & { readonly createdAt: number };
 
 /** Email notices: each dedupe key is made once, and each notice leaves at most once. */
 export class NoticesRepository {
