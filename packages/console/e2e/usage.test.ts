@@ -9,7 +9,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { killAllServers } from '../../server/test/helpers/server-process.js';
-import { HAVE_CHROMIUM, audit, closeQuietly, diagnose, launchBrowser, newContext, screenshot, selfStatus, startKeyfob, watchPage, type InPage, type Keyfob, type PageWatch } from './support/harness.js';
+import { HAVE_CHROMIUM, audit, closeQuietly, diagnose, isFocused, launchBrowser, newContext, screenshot, selfStatus, startKeyfob, watchPage, type InPage, type Keyfob, type PageWatch } from './support/harness.js';
 
 const ADMIN = { username: 'root', password: 'admin password 0123' };
 const DEV = { username: 'dev', password: 'dev password 0123' };
@@ -155,6 +155,8 @@ describe.skipIf(!HAVE_CHROMIUM)('console e2e: token usage (admin)', () => {
     await dialog.waitFor({ state: 'hidden' });
     await page.getByRole('status').filter({ hasText: 'Token “spare” of dev was revoked.' }).waitFor();
     expect(await names(table)).toEqual(['forgotten']);
+    // The row and its button are gone: focus goes back to the section's heading, not to the page.
+    await expect.poll(() => isFocused(page.getByRole('heading', { level: 2, name: 'Not used' }))).toBe(true);
     expect((await selfStatus(keyfob.baseUrl, tokens['spare']!.token)).status).toBe(401);
     // The most used list holds active tokens only: revoking one there takes it off too.
     const mostUsed = section('Most used').getByRole('table');
@@ -162,6 +164,7 @@ describe.skipIf(!HAVE_CHROMIUM)('console e2e: token usage (admin)', () => {
     await dialog.getByRole('button', { name: 'Revoke token', exact: true }).click();
     await dialog.waitFor({ state: 'hidden' });
     await expect.poll(() => names(mostUsed)).toEqual(['deploy']);
+    await expect.poll(() => isFocused(page.getByRole('heading', { level: 2, name: 'Most used' }))).toBe(true);
     expect((await selfStatus(keyfob.baseUrl, tokens['backup']!.token)).status).toBe(401);
   });
 

@@ -121,7 +121,11 @@ export function CopyButton({ value, label = 'Copy' }: { value: string; label?: s
  * A modal dialog on the native <dialog> element: the browser traps focus while it is open and
  * Escape closes it; focus returns to the element that opened it.
  */
-export function Dialog({ open, title, onClose, children }: { open: boolean; title: string; onClose: () => void; children: ReactNode }) {
+/**
+ * A modal dialog. Closing it returns focus to the control that opened it, or, when that control
+ * is gone (its row was deleted), calls `onFocusLost` to put focus somewhere sensible.
+ */
+export function Dialog({ open, title, onClose, onFocusLost, children }: { open: boolean; title: string; onClose: () => void; onFocusLost?: () => void; children: ReactNode }) {
   const ref = useRef<HTMLDialogElement>(null);
   const opener = useRef<Element | null>(null);
   const titleId = useId();
@@ -139,12 +143,13 @@ export function Dialog({ open, title, onClose, children }: { open: boolean; titl
     const dialog = ref.current;
     if (!dialog) return;
     const onClosed = () => {
-      if (opener.current instanceof HTMLElement) opener.current.focus();
+      if (opener.current instanceof HTMLElement && opener.current.isConnected) opener.current.focus();
+      else onFocusLost?.();
       onClose();
     };
     dialog.addEventListener('close', onClosed);
     return () => dialog.removeEventListener('close', onClosed);
-  }, [onClose]);
+  }, [onClose, onFocusLost]);
   return (
     <dialog ref={ref} className="dialog" aria-labelledby={titleId}>
       {open && (
@@ -157,9 +162,9 @@ export function Dialog({ open, title, onClose, children }: { open: boolean; titl
   );
 }
 
-export function ConfirmDialog({ open, title, children, confirmLabel, danger, busy, onConfirm, onCancel }: { open: boolean; title: string; children: ReactNode; confirmLabel: string; danger?: boolean; busy?: boolean; onConfirm: () => void; onCancel: () => void }) {
+export function ConfirmDialog({ open, title, children, confirmLabel, danger, busy, onConfirm, onCancel, onFocusLost }: { open: boolean; title: string; children: ReactNode; confirmLabel: string; danger?: boolean; busy?: boolean; onConfirm: () => void; onCancel: () => void; onFocusLost?: () => void }) {
   return (
-    <Dialog open={open} title={title} onClose={onCancel}>
+    <Dialog open={open} title={title} onClose={onCancel} {...(onFocusLost ? { onFocusLost } : {})}>
       <div className="dialog-body">{children}</div>
       <div className="actions">
         <button type="button" className="button" onClick={onCancel} autoFocus>

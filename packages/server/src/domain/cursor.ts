@@ -14,8 +14,10 @@ export function decodeCursor(raw: string | undefined): Cursor | undefined {
   if (raw === undefined || raw === '') return undefined;
   try {
     const value: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && typeof value[0] === 'number' && typeof value[1] === 'string') {
-      return { at: value[0], id: value[1] };
+    // Only what this server issues: a whole millisecond count and an id. Anything else would reach
+    // the store as a value PostgreSQL refuses to compare with a bigint or text column.
+    if (Array.isArray(value) && Number.isSafeInteger(value[0]) && typeof value[1] === 'string' && /^[A-Za-z0-9_.:@+-]{1,100}$/.test(value[1])) {
+      return { at: value[0] as number, id: value[1] };
     }
   } catch {
     // fall through to the validation error

@@ -248,6 +248,8 @@ for (const dialect of DIALECTS) {
           ['?unusedForDays=36501', 'unusedForDays'],
           ['?limit=201', 'limit'],
           ['?cursor=not-a-cursor', 'cursor'],
+          // Well-formed JSON a server never issues: PostgreSQL would refuse to compare these.
+          ...[[1.5, 'x'], [1e21, 'x'], [1, 'a\u0000b'], [1, '']].map((c): [string, string] => [`?cursor=${Buffer.from(JSON.stringify(c)).toString('base64url')}`, 'cursor']),
           ['?days=3', 'days'],
         ]);
       });

@@ -48,6 +48,8 @@ function chosen(params: URLSearchParams, choice: Choice): string {
   return choice.options.some(([v]) => v === value) ? value! : choice.fallback;
 }
 
+const lowerFirst = (text: string) => text.charAt(0).toLowerCase() + text.slice(1);
+
 function labelOf(choice: Choice, value: string): string {
   return choice.options.find(([v]) => v === value)?.[1] ?? value;
 }
@@ -111,8 +113,13 @@ export function AdminUsagePage() {
   const unused = usePaged((cursor) => api.admin.neverUsed({ olderThanDays, unusedForDays, cursor, limit: 50 }), [olderThanDays, unusedForDays]);
 
   const [revoking, setRevoking] = useState<AdminPatDto | null>(null);
+  // The section a revocation started from: its row goes away, so focus returns to its heading.
+  const [revokingFrom, setRevokingFrom] = useState<'most-used-title' | 'unused-title'>('most-used-title');
+  // Rows revoked here leave the most-used table at once, before its reload answers.
+  const [revokedIds, setRevokedIds] = useState<ReadonlySet<string>>(new Set());
   const { busy, actionError, notice, run } = useActionStatus();
   const closeRevoke = useCallback(() => setRevoking(null), []);
+  const focusSection = useCallback(() => document.getElementById(revokingFrom)?.focus(), [revokingFrom]);
 
   const choose = (choice: Choice, value: string) =>
     setParams((p) => {
@@ -129,6 +136,7 @@ export function AdminUsagePage() {
         await api.admin.revokeToken(token.id);
         // Both lists hold active tokens only.
         unused.update((items) => items.filter((t) => t.id !== token.id));
+        setRevokedIds((ids) => new Set(ids).add(token.id));
         mostUsed.reload();
         return `Token “${token.name}” of ${token.ownerUsername} was revoked.`;
       },
@@ -137,7 +145,8 @@ export function AdminUsagePage() {
     );
   };
 
-  const windowLabel = labelOf(WINDOW, days).toLowerCase();
+  const windowLabel = lowerFirst(labelOf(WINDOW, days));
+  const ranked = (mostUsed.data?.items ?? []).filter(({ pat }) => !revokedIds.has(pat.id));
 
   return (
     <>
@@ -147,20 +156,22 @@ export function AdminUsagePage() {
       {notice && <Alert kind="success">{notice}</Alert>}
 
       <section className="card" aria-labelledby="most-used-title">
-        <h2 id="most-used-title">Most used</h2>
+        <h2 id="most-used-title" tabIndex={-1}>
+          Most used
+        </h2>
         <div className="filters">
           <ChoiceSelect id="usage-window" label="Window" choice={WINDOW} value={days} onChange={(v) => choose(WINDOW, v)} />
         </div>
         {mostUsed.error && <LoadError error={mostUsed.error} onRetry={mostUsed.reload} />}
         {mostUsed.loading && !mostUsed.data && <Loading label="Counting uses…" />}
-        {mostUsed.data && mostUsed.data.items.length === 0 && <p className="muted">No active token was used {days === '1' ? 'today' : `in the ${windowLabel}`}.</p>}
-        {mostUsed.data && mostUsed.data.items.length > 0 && (
+        {mostUsed.data && ranked.length === 0 && <p className="muted">No active token was used {days === '1' ? 'today' : `in the ${windowLabel}`}.</p>}
+        {mostUsed.data && ranked.length > 0 && (
           <TableWrap label="Most used tokens">
-            <table className="admin-table">
+            <table className="admin-table" aria-busy={mostUsed.loading}>
               <caption className="visually-hidden">Active tokens by successful uses, {windowLabel}</caption>
               <HeadRow columns={['Rank', 'Name', 'Owner', 'Uses', 'Refused', 'Last used', 'Expires']} actions />
               <tbody>
-                {mostUsed.data.items.map(({ pat, uses, failures }, i) => (
+                {ranked.map(({ pat, uses, failures }, i) => (
                   <tr key={pat.id}>
                     <td>{i + 1}</td>
                     <td>
@@ -169,7 +180,7 @@ export function AdminUsagePage() {
                     <td>{pat.ownerUsername}</td>
                     <td>{uses.toLocaleString()}</td>
                     <td>{failures > 0 ? failures.toLocaleString() : <span className="muted">0</span>}</td>
-                    <RowEnd pat={pat} onRevoke={setRevoking} />
+                    <RowEnd pat={pat} onRevoke={(p) => { setRevokingFrom('most-used-title'); setRevoking(p); }} />
                   </tr>
                 ))}
               </tbody>
@@ -179,17 +190,19 @@ export function AdminUsagePage() {
       </section>
 
       <section className="card" aria-labelledby="unused-title">
-        <h2 id="unused-title">Not used</h2>
+        <h2 id="unused-title" tabIndex={-1}>
+          Not used
+        </h2>
         <div className="filters">
           <ChoiceSelect id="unused-age" label="Created" choice={AGE} value={olderThanDays} onChange={(v) => choose(AGE, v)} />
           <ChoiceSelect id="unused-idle" label="Used" choice={IDLE} value={unusedForDays} onChange={(v) => choose(IDLE, v)} />
         </div>
         {unused.error && <LoadError error={unused.error} onRetry={unused.reload} />}
         {unused.loading && !unused.data && <Loading label="Loading tokens…" />}
-        {unused.data && unused.items.length === 0 && <p className="muted">No active token created {labelOf(AGE, olderThanDays).toLowerCase()} is {unusedForDays ? `unused for ${unusedForDays} days` : 'unused'}.</p>}
+        {unused.data && unused.items.length === 0 && <p className="muted">No active token created {lowerFirst(labelOf(AGE, olderThanDays))} is {unusedForDays ? `unused for ${unusedForDays} days` : 'unused'}.</p>}
         {unused.items.length > 0 && (
           <TableWrap label="Tokens not used">
-            <table className="admin-table">
+            <table className="admin-table" aria-busy={unused.loading}>
               <caption className="visually-hidden">Active tokens not used, oldest first</caption>
               <HeadRow columns={['Name', 'Owner', 'Scopes', 'Created', 'Last used', 'Expires']} actions />
               <tbody>
@@ -205,7 +218,7 @@ export function AdminUsagePage() {
                     <td>
                       <Time iso={pat.createdAt} />
                     </td>
-                    <RowEnd pat={pat} onRevoke={setRevoking} />
+                    <RowEnd pat={pat} onRevoke={(p) => { setRevokingFrom('unused-title'); setRevoking(p); }} />
                   </tr>
                 ))}
               </tbody>
@@ -215,7 +228,7 @@ export function AdminUsagePage() {
         <LoadMore list={unused} what="tokens" />
       </section>
 
-      <ConfirmDialog open={revoking !== null} title="Revoke this token?" confirmLabel="Revoke token" danger busy={busy} onConfirm={() => void revoke()} onCancel={closeRevoke}>
+      <ConfirmDialog open={revoking !== null} title="Revoke this token?" confirmLabel="Revoke token" danger busy={busy} onConfirm={() => void revoke()} onCancel={closeRevoke} onFocusLost={focusSection}>
         {revoking && <p>Anything using “{revoking.name}” (owned by {revoking.ownerUsername}) will be refused at once. This cannot be undone.</p>}
       </ConfirmDialog>
     </>
