@@ -8,7 +8,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { verifySignature } from '../../server/src/crypto/webhook-signature.js';
 import { killAllServers } from '../../server/test/helpers/server-process.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../../server/test/helpers/receivers.js';
-import { HAVE_CHROMIUM, audit, closeQuietly, diagnose, launchBrowser, newContext, startKeyfob, watchPage, webStorageDump, type Keyfob, type PageWatch } from './support/harness.js';
+import { HAVE_CHROMIUM, audit, closeQuietly, diagnose, launchBrowser, newContext, screenshot, startKeyfob, watchPage, webStorageDump, type Keyfob, type PageWatch } from './support/harness.js';
 
 const ADMIN = { username: 'root', password: 'admin password 0123' };
 const STEP = 90_000;
@@ -119,6 +119,7 @@ describe.skipIf(!HAVE_CHROMIUM)('console e2e: webhooks', () => {
       )
       .toBe(2);
     await page.getByRole('table').getByText('re-send').waitFor();
+    await screenshot(page, 'admin-webhook-deliveries');
   });
 
   it('keeps the secret out of web storage; no CSP violation or page error', { timeout: STEP }, async () => {
