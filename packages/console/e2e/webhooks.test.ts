@@ -8,7 +8,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { verifySignature } from '../../server/src/crypto/webhook-signature.js';
 import { killAllServers } from '../../server/test/helpers/server-process.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../../server/test/helpers/receivers.js';
-import { HAVE_CHROMIUM, audit, closeQuietly, diagnose, launchBrowser, newContext, screenshot, startKeyfob, watchPage, webStorageDump, type Keyfob, type PageWatch } from './support/harness.js';
+import { HAVE_CHROMIUM, audit, closeQuietly, diagnose, isFocused, launchBrowser, newContext, screenshot, startKeyfob, watchPage, webStorageDump, type Keyfob, type PageWatch } from './support/harness.js';
 
 const ADMIN = { username: 'root', password: 'admin password 0123' };
 const STEP = 90_000;
@@ -120,6 +120,18 @@ describe.skipIf(!HAVE_CHROMIUM)('console e2e: webhooks', () => {
       .toBe(2);
     await page.getByRole('table').getByText('re-send').waitFor();
     await screenshot(page, 'admin-webhook-deliveries');
+  });
+
+  it('deletes the webhook after a confirmation; focus goes to the page heading, its row being gone', { timeout: STEP }, async () => {
+    await page.getByRole('link', { name: 'All webhooks' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
+    await page.getByRole('button', { name: `Delete webhook ${receiver.url}`, exact: true }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete this webhook?' });
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: 'Delete webhook' }).click();
+    await page.getByRole('status').filter({ hasText: 'was deleted' }).waitFor();
+    await page.getByRole('heading', { name: 'No webhooks yet' }).waitFor();
+    await expect.poll(() => isFocused(page.getByRole('heading', { level: 1, name: 'Webhooks' }))).toBe(true);
   });
 
   it('keeps the secret out of web storage; no CSP violation or page error', { timeout: STEP }, async () => {

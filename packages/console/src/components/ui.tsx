@@ -123,7 +123,8 @@ export function CopyButton({ value, label = 'Copy' }: { value: string; label?: s
  */
 /**
  * A modal dialog. Closing it returns focus to the control that opened it, or, when that control
- * is gone (its row was deleted), calls `onFocusLost` to put focus somewhere sensible.
+ * is gone (its row was deleted), to what `onFocusLost` picks, else to the page's heading: never
+ * to nowhere, where keyboard and screen-reader users would lose their place.
  */
 export function Dialog({ open, title, onClose, onFocusLost, children }: { open: boolean; title: string; onClose: () => void; onFocusLost?: () => void; children: ReactNode }) {
   const ref = useRef<HTMLDialogElement>(null);
@@ -144,7 +145,8 @@ export function Dialog({ open, title, onClose, onFocusLost, children }: { open: 
     if (!dialog) return;
     const onClosed = () => {
       if (opener.current instanceof HTMLElement && opener.current.isConnected) opener.current.focus();
-      else onFocusLost?.();
+      else if (onFocusLost) onFocusLost();
+      else document.querySelector<HTMLElement>('main h1')?.focus();
       onClose();
     };
     dialog.addEventListener('close', onClosed);
@@ -190,7 +192,7 @@ export function EmptyState({ title, children }: { title: string; children: React
 export function PageHeader({ title, children }: { title: string; children?: ReactNode }) {
   return (
     <header className="page-header">
-      <h1>{title}</h1>
+      <h1 tabIndex={-1}>{title}</h1>
       {children && <div className="page-actions">{children}</div>}
     </header>
   );

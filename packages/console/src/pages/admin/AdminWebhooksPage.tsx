@@ -15,6 +15,7 @@ export function AdminWebhooksPage() {
   useDocumentTitle('Webhooks');
   const loaded = useLoad(() => api.admin.webhooks(), []);
   const [mode, setMode] = useState<Mode | null>(null);
+  const [deleted, setDeleted] = useState<ReadonlySet<string>>(new Set());
   const { busy, actionError, notice, setActionError, setNotice, run } = useActionStatus();
   const close = useCallback(() => setMode(null), []);
 
@@ -38,6 +39,8 @@ export function AdminWebhooksPage() {
           return undefined;
         }
         await api.admin.deleteWebhook(webhook.id);
+        // The row goes with the dialog, so that focus moves on from its button (Dialog's fallback).
+        setDeleted((ids) => new Set(ids).add(webhook.id));
         setMode(null);
         loaded.reload();
         return `Webhook ${webhook.url} was deleted.`;
@@ -49,7 +52,7 @@ export function AdminWebhooksPage() {
     );
   };
 
-  const hooks = loaded.data?.items ?? [];
+  const hooks = (loaded.data?.items ?? []).filter((w) => !deleted.has(w.id));
   return (
     <>
       <PageHeader title="Webhooks">
