@@ -69,8 +69,8 @@ export class BackgroundJobs {
   }
 
   /**
-   * One full round whether or not a minute has passed since the last reminders (tests, and
-   * `keyfob` commands): true when this instance held the lease and ran.
+   * One full round whether or not a minute has passed since the last reminders (the tests drive
+   * the jobs this way on their own clock): true when this instance held the lease and ran.
    */
   async runOnce(): Promise<boolean> {
     while (this.#running) await this.#running;
