@@ -5,17 +5,15 @@ import { WEBHOOK_EVENT_TYPES } from '@keyfob/protocol';
  * a few that only time or use produce (a token about to expire, a token used from a new address).
  * Sign-ins and token exchanges are left out: they are frequent and say nothing about a token's state.
  */
-export const EVENT_TYPES = WEBHOOK_EVENT_TYPES;
+export type EventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
-export type EventType = (typeof EVENT_TYPES)[number];
-
-const PUBLISHED: ReadonlySet<string> = new Set(EVENT_TYPES);
+const PUBLISHED: ReadonlySet<string> = new Set(WEBHOOK_EVENT_TYPES);
 
 export function isPublishedEvent(type: string): type is EventType {
   return PUBLISHED.has(type);
 }
 
-const NAMESPACES: ReadonlySet<string> = new Set(EVENT_TYPES.map((t) => t.slice(0, t.indexOf('.'))));
+const NAMESPACES: ReadonlySet<string> = new Set(WEBHOOK_EVENT_TYPES.map((t) => t.slice(0, t.indexOf('.'))));
 
 /** What a webhook may subscribe to: an event type, `<namespace>.*`, or `*`. */
 export function isSubscriptionPattern(pattern: string): boolean {

@@ -61,11 +61,6 @@ export class NoticesRepository {
     return rows.map(toNotice);
   }
 
-  async forUser(userId: string): Promise<Notice[]> {
-    const rows = await this.db.selectFrom('notices').selectAll().where('user_id', '=', userId).orderBy('created_at').orderBy('id').execute();
-    return rows.map(toNotice);
-  }
-
   /** Takes a pending notice for one attempt; false when another instance took it first. */
   async claim(id: string, now: number): Promise<boolean> {
     const result = await this.db

@@ -46,9 +46,4 @@ export class OutboxRepository {
     const result = await this.db.deleteFrom('outbox').where('id', 'in', ids).executeTakeFirst();
     return Number(result.numDeletedRows);
   }
-
-  async size(): Promise<number> {
-    const row = await this.db.selectFrom('outbox').select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow();
-    return Number(row.n);
-  }
 }

@@ -1,4 +1,4 @@
-import { EMAIL_MAX_ATTEMPTS, emailRetryDelay } from '../domain/delivery-schedule.js';
+import { EMAIL_RETRY_DELAYS_MS, nextAttemptAt } from '../domain/delivery-schedule.js';
 import type { Store } from '../repositories/store.js';
 import type { Clock } from './clock.js';
 import { MailError, type Mailer } from './mailer.js';
@@ -39,9 +39,7 @@ export class NoticeSender {
           // The connection is in trouble: the rest waits for the next round.
           break;
         }
-        const attempt = notice.attempts + 1;
-        const delay = attempt < EMAIL_MAX_ATTEMPTS ? emailRetryDelay(attempt) : undefined;
-        await store.repos.notices.markRefused(notice.id, message, delay === undefined ? undefined : clock.now() + delay);
+        await store.repos.notices.markRefused(notice.id, message, nextAttemptAt(EMAIL_RETRY_DELAYS_MS, notice.attempts + 1, clock.now()));
       }
     }
     return sent;

@@ -1,6 +1,6 @@
 import type { SealedBox } from '../crypto/sealed-box.js';
 import { signatureHeader } from '../crypto/webhook-signature.js';
-import { WEBHOOK_MAX_ATTEMPTS, webhookRetryDelay } from '../domain/delivery-schedule.js';
+import { WEBHOOK_RETRY_DELAYS_MS, nextAttemptAt } from '../domain/delivery-schedule.js';
 import type { Webhook, WebhookDelivery } from '../domain/models.js';
 import type { Store } from '../repositories/store.js';
 import type { AttemptOutcome } from '../repositories/webhooks.js';
@@ -43,10 +43,7 @@ export class WebhookSender {
   async #attempt(delivery: WebhookDelivery, webhook: Webhook | undefined): Promise<AttemptOutcome> {
     const at = this.deps.clock.now();
     const attempt = delivery.attempts + 1;
-    const failed = (responseStatus: number | null, error: string): AttemptOutcome => {
-      const delay = attempt < WEBHOOK_MAX_ATTEMPTS ? webhookRetryDelay(attempt) : undefined;
-      return { at, responseStatus, error, retryAt: delay === undefined ? undefined : at + delay };
-    };
+    const failed = (responseStatus: number | null, error: string): AttemptOutcome => ({ at, responseStatus, error, retryAt: nextAttemptAt(WEBHOOK_RETRY_DELAYS_MS, attempt, at) });
     if (!webhook || webhook.disabledAt !== null) return { at, responseStatus: null, error: 'the webhook is disabled', retryAt: undefined };
     let secret: string;
     try {

@@ -11,9 +11,6 @@ const SMTP_PASS = 'smtp-p@ss word';
 const smtpUrl = (port: number) => `smtp://${SMTP_USER}:${encodeURIComponent(SMTP_PASS)}@127.0.0.1:${port}`;
 const FROM = 'keyfob <keyfob@example.test>';
 
-const textOf = mailText;
-const subjectOf = mailSubject;
-
 for (const dialect of DIALECTS) {
   describe.skipIf(!dialect.available)(`email notifications [${dialect.name}]`, () => {
     let t: TestApp;
@@ -49,8 +46,8 @@ for (const dialect of DIALECTS) {
       expect(m!.to).toEqual(['alice@example.test']);
       expect(m!.from).toBe('keyfob@example.test');
       expect(m!.user).toBe(SMTP_USER);
-      expect(subjectOf(m!.raw)).toBe('A new personal access token: laptop-cli');
-      const text = textOf(m!.raw);
+      expect(mailSubject(m!.raw)).toBe('A new personal access token: laptop-cli');
+      const text = mailText(m!.raw);
       expect(text).toContain(String(tok.pat['displayHint']));
       expect(text).toContain(`/tokens/${tok.id}`);
       expect(text).not.toContain(tok.token);
@@ -81,9 +78,9 @@ for (const dialect of DIALECTS) {
       expect(revoke.statusCode, revoke.body).toBeLessThan(300);
       expect((await t.app.inject({ method: 'POST', url: '/credentials/revoke', payload: { credentials: [leaked.token] } })).statusCode).toBe(202);
       await run();
-      const subjects = mail.mails.map((m) => subjectOf(m.raw)).sort();
+      const subjects = mail.mails.map((m) => mailSubject(m.raw)).sort();
       expect(subjects).toEqual(['Your token old-ci was revoked', 'Your token pasted was found in public and revoked']);
-      expect(textOf(mail.mails.find((m) => subjectOf(m.raw).includes('old-ci'))!.raw)).toContain('offboarding');
+      expect(mailText(mail.mails.find((m) => mailSubject(m.raw).includes('old-ci'))!.raw)).toContain('offboarding');
       for (const m of mail.mails) expect(m.raw).not.toContain(leaked.token);
     });
 
@@ -95,7 +92,7 @@ for (const dialect of DIALECTS) {
       const subjects = async () => {
         await run();
         await run();
-        const out = mail.mails.map((m) => subjectOf(m.raw)).filter((s) => /monthly|three-day/.test(s));
+        const out = mail.mails.map((m) => mailSubject(m.raw)).filter((s) => /monthly|three-day/.test(s));
         mail.mails.length = 0;
         return out.sort();
       };
@@ -125,15 +122,15 @@ for (const dialect of DIALECTS) {
       expect((await use('198.51.100.7')).statusCode).toBe(200);
       await t.container.usage.flush();
       await run();
-      expect(mail.mails.map((m) => subjectOf(m.raw))).toEqual(['Your token roaming was used from a new address']);
-      expect(textOf(mail.mails[0]!.raw)).toContain('198.51.100.7');
+      expect(mail.mails.map((m) => mailSubject(m.raw))).toEqual(['Your token roaming was used from a new address']);
+      expect(mailText(mail.mails[0]!.raw)).toContain('198.51.100.7');
       mail.mails.length = 0;
       await use('198.51.100.7');
       await use('203.0.113.9');
       await t.container.usage.flush();
       await run();
       expect(mail.mails).toHaveLength(1);
-      expect(textOf(mail.mails[0]!.raw)).toContain('203.0.113.9');
+      expect(mailText(mail.mails[0]!.raw)).toContain('203.0.113.9');
     });
 
     it('tries a refused email again later and sends it once', async () => {
@@ -145,7 +142,7 @@ for (const dialect of DIALECTS) {
       expect(mail.mails).toHaveLength(0);
       t.clock.advance(60_000);
       await run();
-      expect(mail.mails.map((m) => subjectOf(m.raw))).toEqual(['A new personal access token: retry-me']);
+      expect(mail.mails.map((m) => mailSubject(m.raw))).toEqual(['A new personal access token: retry-me']);
       const row = await t.container.store.db.selectFrom('notices').selectAll().where('subject', '=', 'A new personal access token: retry-me').executeTakeFirstOrThrow();
       expect(row).toMatchObject({ status: 'sent', error: null });
       expect(Number(row.attempts)).toBe(2);
@@ -162,7 +159,7 @@ for (const dialect of DIALECTS) {
       expect(Number((await row()).attempts)).toBe(0);
       mail = await startMailServer({ user: SMTP_USER, pass: SMTP_PASS }, port);
       await run();
-      expect(mail.mails.map((m) => subjectOf(m.raw))).toEqual(['A new personal access token: while-down']);
+      expect(mail.mails.map((m) => mailSubject(m.raw))).toEqual(['A new personal access token: while-down']);
       expect((await row()).status).toBe('sent');
     });
 
@@ -174,8 +171,8 @@ for (const dialect of DIALECTS) {
       const res = await t.app.inject({ method: 'POST', url: '/api/v1/admin/tokens/revoke', headers: asSession(admin), payload: { userId: alice.userId, reason: 'laptop stolen' } });
       expect(res.statusCode, res.body).toBeLessThan(300);
       await run();
-      expect(mail.mails.map((m) => subjectOf(m.raw))).toEqual(['Your tokens were revoked by an administrator']);
-      expect(textOf(mail.mails[0]!.raw)).toContain('laptop stolen');
+      expect(mail.mails.map((m) => mailSubject(m.raw))).toEqual(['Your tokens were revoked by an administrator']);
+      expect(mailText(mail.mails[0]!.raw)).toContain('laptop stolen');
       expect((await t.app.inject({ method: 'GET', url: `/api/v1/me/tokens/${a.id}`, headers: asSession(alice) })).json().status).toBe('revoked');
     });
   });
@@ -247,7 +244,7 @@ describe.skipIf(!postgres.available)('notifications across instances and restart
       };
       await Promise.all([rounds(t.container), rounds(b), rounds(c)]);
       for (let i = 0; i < 3; i++) await Promise.all([t.container.jobs.runOnce(), b.jobs.runOnce(), c.jobs.runOnce()]);
-      const subjects = mail.mails.map((m) => subjectOf(m.raw)).filter((s) => s.startsWith('A new personal access token: tok-'));
+      const subjects = mail.mails.map((m) => mailSubject(m.raw)).filter((s) => s.startsWith('A new personal access token: tok-'));
       expect(subjects).toHaveLength(30);
       expect(new Set(subjects).size).toBe(30);
       const delivered = receiver.received.map((r) => JSON.parse(r.body).id as string);
@@ -269,12 +266,12 @@ describe.skipIf(!postgres.available)('notifications across instances and restart
     mail.refusals = [421];
     expect(await first.jobs.runOnce()).toBe(true);
     await first.close();
-    expect(mail.mails.filter((m) => subjectOf(m.raw).endsWith('survivor'))).toHaveLength(0);
+    expect(mail.mails.filter((m) => mailSubject(m.raw).endsWith('survivor'))).toHaveLength(0);
 
     const second = await another(clock);
     // The refused notice is due again a minute later, from the instance that runs now.
     clock.advance(60_000);
     expect(await second.jobs.runOnce()).toBe(true);
-    expect(mail.mails.filter((m) => subjectOf(m.raw).endsWith('survivor'))).toHaveLength(1);
+    expect(mail.mails.filter((m) => mailSubject(m.raw).endsWith('survivor'))).toHaveLength(1);
   });
 });
