@@ -79,10 +79,14 @@ export function benchEnv(db, extra = {}) {
 
 export const now = () => performance.now();
 
-/** Ops/s of an async function called back to back (`concurrency` loops in flight) for `ms`. */
-export async function rateAsync(fn, ms, concurrency = 1) {
+/**
+ * Ops/s of an async function called back to back (`concurrency` loops in flight) for `ms`.
+ * `prelude`, when given, is awaited first, inside the timed span (a container's own flush).
+ */
+export async function rateAsync(fn, ms, concurrency = 1, prelude = undefined) {
   let n = 0;
   const start = now();
+  if (prelude) await prelude();
   const end = start + ms;
   const loop = async () => {
     while (now() < end) {
@@ -97,9 +101,10 @@ export async function rateAsync(fn, ms, concurrency = 1) {
  * Ops/s of a function that answers either at once or with a promise (the verifier: a cache hit
  * is synchronous), awaiting only what is a promise, as its callers do.
  */
-export async function rateMaybeAsync(fn, ms) {
+export async function rateMaybeAsync(fn, ms, prelude = undefined) {
   let n = 0;
   const start = now();
+  if (prelude) await prelude();
   const end = start + ms;
   while (now() < end) {
     for (let k = 0; k < 256; k++) {

@@ -12,9 +12,14 @@ const PG_INT8_OID = 20;
  * Reads one row with a fixed SQL text (bound parameters only) outside Kysely, on the same
  * connection or pool. For the verification lookup, where Kysely's per-call work (connection
  * mutex, promise chain, result wrapping) costs more than the indexed read itself.
+ *
+ * The row comes back as its values in select order: both drivers build a row object by setting
+ * one named property per column from native code, which for the lookup's 30 columns cost more
+ * than SQLite's whole indexed read (a bare point lookup ran 0.78 × as fast with object rows as
+ * with arrays, docs/PERFORMANCE.md).
  */
 export interface RowReader {
-  one(sql: string, params: readonly unknown[]): Promise<Record<string, unknown> | undefined>;
+  values(sql: string, params: readonly unknown[]): Promise<readonly unknown[] | undefined>;
 }
 
 export interface Database {
@@ -54,7 +59,7 @@ export function createDatabase(config: DatabaseConfig): Database {
     const statements = withStatementCache(database);
     return {
       db: new Kysely<DB>({ dialect: new SqliteDialect({ database: statements }) }),
-      reader: { one: async (sql, params) => statements.prepare(sql).get(...params) as Record<string, unknown> | undefined },
+      reader: { values: async (sql, params) => statements.prepareRaw(sql).get(...params) as unknown[] | undefined },
     };
   }
   const pool = new pg.Pool({
@@ -83,11 +88,11 @@ export function createDatabase(config: DatabaseConfig): Database {
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     reader: {
       // A named statement is parsed and planned once per connection, then only executed.
-      async one(sql, params) {
+      async values(sql, params) {
         let name = names.get(sql);
         if (name === undefined) names.set(sql, (name = `keyfob_${names.size + 1}`));
-        const result = await pool.query({ name, text: sql, values: [...params] });
-        return result.rows[0] as Record<string, unknown> | undefined;
+        const result = await pool.query<unknown[]>({ name, text: sql, values: [...params], rowMode: 'array' });
+        return result.rows[0];
       },
     },
   };
@@ -126,19 +131,28 @@ const STATEMENT_CACHE_SIZE = 500;
  * path. Queries are built from a fixed set of shapes with bound parameters, so statements are
  * kept by their SQL text (bounded; cleared when full) and reused.
  */
-function withStatementCache(database: SqliteDatabase.Database): { close(): void; prepare(sql: string): SqliteDatabase.Statement } {
+function withStatementCache(database: SqliteDatabase.Database): {
+  close(): void;
+  prepare(sql: string): SqliteDatabase.Statement;
+  /** The same, answering rows as arrays of values (a statement of its own: Kysely reads objects). */
+  prepareRaw(sql: string): SqliteDatabase.Statement;
+} {
   const statements = new Map<string, SqliteDatabase.Statement>();
+  const rawStatements = new Map<string, SqliteDatabase.Statement>();
+  const cached = (cache: Map<string, SqliteDatabase.Statement>, sql: string, raw: boolean) => {
+    let statement = cache.get(sql);
+    if (!statement) {
+      if (cache.size >= STATEMENT_CACHE_SIZE) cache.clear();
+      statement = database.prepare(sql);
+      if (raw) statement.raw(true);
+      cache.set(sql, statement);
+    }
+    return statement;
+  };
   return {
     close: () => database.close(),
-    prepare(sql: string) {
-      let statement = statements.get(sql);
-      if (!statement) {
-        if (statements.size >= STATEMENT_CACHE_SIZE) statements.clear();
-        statement = database.prepare(sql);
-        statements.set(sql, statement);
-      }
-      return statement;
-    },
+    prepare: (sql) => cached(statements, sql, false),
+    prepareRaw: (sql) => cached(rawStatements, sql, true),
   };
 }
 

@@ -99,7 +99,10 @@ const INTERN_LIMIT = 10_000;
 export class VerifiedTokenBuilder {
   readonly #lists = new Map<string, readonly string[]>();
   readonly #grants = new Map<readonly string[], Grant>();
-  readonly #accounts = new Map<string, Account>();
+  /** The grant of an interned scope list, for an owner who is not an admin and for one who is. */
+  readonly #grantsOf = new Map<readonly string[], readonly [Grant | undefined, Grant | undefined]>();
+  /** By user id: the account, and the User it was last found equal to (a store may hand back the same object). */
+  readonly #accounts = new Map<string, { account: Account; from: User }>();
 
   build(pat: Pat, user: User): VerifiedToken {
     const owner = this.#account(user);
@@ -128,7 +131,7 @@ export class VerifiedTokenBuilder {
       ok: true,
       pat: view,
       user: owner,
-      grant: this.#grant(this.#list(effectiveScopes(scopes, owner.role === 'admin'))),
+      grant: this.#grantOf(scopes, owner.role === 'admin'),
       revokedAtMs: pat.revokedAt?.getTime() ?? Infinity,
       expiresAtMs: pat.expiresAt?.getTime() ?? Infinity,
       allows: compileAllowList(pat.allowedIps),
@@ -144,11 +147,21 @@ export class VerifiedTokenBuilder {
       if (this.#lists.size >= INTERN_LIMIT) {
         this.#lists.clear();
         this.#grants.clear();
+        this.#grantsOf.clear();
       }
       found = Object.freeze([...values]);
       this.#lists.set(key, found);
     }
     return found;
+  }
+
+  #grantOf(scopes: readonly string[], admin: boolean): Grant {
+    const known = this.#grantsOf.get(scopes);
+    const found = known?.[admin ? 1 : 0];
+    if (found !== undefined) return found;
+    const grant = this.#grant(this.#list(effectiveScopes(scopes, admin)));
+    this.#grantsOf.set(scopes, admin ? [known?.[0], grant] : [grant, known?.[1]]);
+    return grant;
   }
 
   #grant(list: readonly string[]): Grant {
@@ -162,14 +175,16 @@ export class VerifiedTokenBuilder {
 
   /** One object per user while its content stays the same: a user that differs in anything replaces it. */
   #account(user: User): Account {
-    let found = this.#accounts.get(user.id);
-    if (found === undefined || !sameAccount(found, user)) {
-      if (this.#accounts.size >= INTERN_LIMIT) this.#accounts.clear();
-      const { passwordHash: _secret, ...account } = user;
-      found = Object.freeze(account);
-      this.#accounts.set(user.id, found);
+    const found = this.#accounts.get(user.id);
+    if (found !== undefined && (found.from === user || sameAccount(found.account, user))) {
+      found.from = user;
+      return found.account;
     }
-    return found;
+    if (this.#accounts.size >= INTERN_LIMIT) this.#accounts.clear();
+    const { passwordHash: _secret, ...account } = user;
+    const frozen: Account = Object.freeze(account);
+    this.#accounts.set(user.id, { account: frozen, from: user });
+    return frozen;
   }
 }
 

@@ -1,7 +1,7 @@
-import { CompiledQuery, sql, type Expression, type ExpressionBuilder, type InferResult, type Kysely, type Selectable, type SqlBool } from 'kysely';
+import { CompiledQuery, sql, type Expression, type ExpressionBuilder, type Kysely, type Selectable, type SqlBool } from 'kysely';
 import type { TokenStatus } from '@keyfob/protocol';
 import type { RowReader } from '../db/connect.js';
-import type { DB, PatsTable } from '../db/types.js';
+import type { DB, PatsTable, UsersTable } from '../db/types.js';
 import type { Pat, User } from '../domain/models.js';
 import { toUser } from './users.js';
 import type { Cursor } from '../domain/cursor.js';
@@ -131,10 +131,47 @@ export const PAT_COLUMNS = [
   'created_at', 'expires_at', 'last_used_at', 'last_used_ip', 'revoked_at', 'revoked_by', 'revoke_reason', 'rotated_from_id', 'created_by_token_id',
 ] as const satisfies readonly (keyof PatsTable)[];
 
-type ByHashRow = InferResult<ReturnType<PatsRepository['byHashWithOwnerQuery']>>[number];
+/** The owner's columns the hot-path lookup reads after the token's (the id is the token's user_id). */
+const OWNER_COLUMNS = [
+  'username', 'username_key', 'display_name', 'email', 'password_hash', 'role', 'disabled_at', 'notifications', 'created_at', 'updated_at',
+] as const satisfies readonly Exclude<keyof UsersTable, 'id'>[];
+
+/*
+ * The hot-path lookup's row, read as an array of values in select order (RowReader): PAT_COLUMNS,
+ * then OWNER_COLUMNS. Object literals rather than a loop over the names: a fixed shape V8 builds
+ * in one step. The check below ties each literal's key order to its column list.
+ */
+const patRow = (v: readonly unknown[]): Selectable<PatsTable> => ({
+  id: v[0], user_id: v[1], name: v[2], description: v[3], token_hash: v[4], pepper_key_id: v[5], display_hint: v[6], prefix: v[7],
+  scopes: v[8], audiences: v[9], allowed_ips: v[10], created_at: v[11], expires_at: v[12], last_used_at: v[13], last_used_ip: v[14],
+  revoked_at: v[15], revoked_by: v[16], revoke_reason: v[17], rotated_from_id: v[18], created_by_token_id: v[19],
+}) as Selectable<PatsTable>;
+const ownerRow = (v: readonly unknown[]): Selectable<UsersTable> => ({
+  id: v[1], username: v[20], username_key: v[21], display_name: v[22], email: v[23], password_hash: v[24], role: v[25], disabled_at: v[26],
+  notifications: v[27], created_at: v[28], updated_at: v[29],
+}) as Selectable<UsersTable>;
+{
+  // Read the column names as the values: each key must then hold its own name (the id, user_id).
+  const names: readonly string[] = [...PAT_COLUMNS, ...OWNER_COLUMNS];
+  const selfNamed = (row: object, columns: number) =>
+    Object.keys(row).length === columns && Object.entries(row).every(([key, value]) => value === key || (key === 'id' && value === 'user_id'));
+  if (!selfNamed(patRow(names), PAT_COLUMNS.length) || !selfNamed(ownerRow(names), OWNER_COLUMNS.length + 1)) {
+    throw new Error('pats.ts: the hot-path row literals do not match PAT_COLUMNS and OWNER_COLUMNS');
+  }
+}
+
+/** Owners remembered by the hot-path lookup; past it the memory starts over (bounded). */
+const OWNERS_REMEMBERED = 10_000;
+
+/** Whether `row[from…]` holds exactly `known`'s values (strings and numbers: compared by value). */
+function sameValues(known: readonly unknown[], row: readonly unknown[], from: number): boolean {
+  for (let i = 0; i < known.length; i++) if (known[i] !== row[from + i]) return false;
+  return true;
+}
 
 export class PatsRepository {
   #byHashQuery: CompiledQuery | undefined;
+  readonly #owners = new Map<string, { readonly values: readonly unknown[]; readonly user: User }>();
 
   constructor(
     private readonly db: Kysely<DB>,
@@ -182,33 +219,37 @@ export class PatsRepository {
     return row && toPat(row);
   }
 
-  /** The hot-path read: a token and its owner in one round trip. */
   /**
-   * The hot-path lookup, built and compiled by Kysely once; each call only binds the hash (the
-   * query-building work would otherwise cost more than the indexed read itself).
+   * The hot-path read, a token and its owner in one round trip, built and compiled by Kysely once;
+   * each call only binds the hash (the query-building work would otherwise cost more than the
+   * indexed read itself).
    */
   async findByHashWithOwner(hash: string): Promise<{ pat: Pat; owner: User } | undefined> {
     const compiled = (this.#byHashQuery ??= this.byHashWithOwnerQuery(hash).compile());
     // token_hash is unique and the hash the only parameter of the compiled text.
     const reader = this.reader?.();
-    const row = reader
-      ? ((await reader.one(compiled.sql, [hash])) as ByHashRow | undefined)
-      : (await this.db.executeQuery<ByHashRow>(CompiledQuery.raw(compiled.sql, [hash]))).rows[0];
-    if (!row) return undefined;
-    const owner = toUser({
-      id: row.user_id,
-      username: row.owner_username,
-      username_key: row.owner_username_key,
-      display_name: row.owner_display_name,
-      email: row.owner_email,
-      password_hash: row.owner_password_hash,
-      role: row.owner_role,
-      disabled_at: row.owner_disabled_at,
-      notifications: row.owner_notifications,
-      created_at: row.owner_created_at,
-      updated_at: row.owner_updated_at,
-    });
-    return { pat: toPat(row), owner };
+    const values = reader
+      ? await reader.values(compiled.sql, [hash])
+      : // Inside a SQLite transaction: Kysely's row object, whose keys are in select order too.
+        (await this.db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(compiled.sql, [hash]))).rows.map((row) => Object.values(row))[0];
+    if (!values) return undefined;
+    return { pat: toPat(patRow(values)), owner: this.#owner(values) };
+  }
+
+  /**
+   * The owner of a looked-up token: the User built the last time this user's columns read the
+   * same, else a new one. Most lookups are of tokens whose owners were seen moments ago; this
+   * saves parsing their settings and building their dates again, and lets the verifier's builder
+   * know the owner unchanged by identity.
+   */
+  #owner(values: readonly unknown[]): User {
+    const id = values[1] as string;
+    const known = this.#owners.get(id);
+    if (known !== undefined && sameValues(known.values, values, PAT_COLUMNS.length)) return known.user;
+    if (this.#owners.size >= OWNERS_REMEMBERED) this.#owners.clear();
+    const user = toUser(ownerRow(values));
+    this.#owners.set(id, { values: values.slice(PAT_COLUMNS.length), user });
+    return user;
   }
 
   private byHashWithOwnerQuery(hash: string) {
@@ -217,19 +258,9 @@ export class PatsRepository {
       .innerJoin('users', 'users.id', 'pats.user_id')
       // Named columns, not pats.*: a PostgreSQL statement prepared before a migration that adds a
       // column would otherwise fail ("cached plan must not change result type") until reconnect.
+      // The order is the one patRow and ownerRow read the values in.
       .select(PAT_COLUMNS.map((c) => `pats.${c}` as const))
-      .select([
-        'users.username as owner_username',
-        'users.username_key as owner_username_key',
-        'users.display_name as owner_display_name',
-        'users.email as owner_email',
-        'users.password_hash as owner_password_hash',
-        'users.role as owner_role',
-        'users.disabled_at as owner_disabled_at',
-        'users.notifications as owner_notifications',
-        'users.created_at as owner_created_at',
-        'users.updated_at as owner_updated_at',
-      ])
+      .select(OWNER_COLUMNS.map((c) => `users.${c} as owner_${c}` as const))
       .where('pats.token_hash', '=', hash);
   }
 

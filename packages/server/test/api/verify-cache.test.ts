@@ -96,3 +96,29 @@ describe('KEYFOB_VERIFY_CACHE=off', () => {
     expect(t.container.cache).toBeUndefined();
   });
 });
+
+for (const dialect of DIALECTS) {
+  describe.skipIf(!dialect.available)(`KEYFOB_VERIFY_CACHE=off: every verification reads the owner as stored now [${dialect.name}]`, () => {
+    let t: TestApp;
+    afterAll(async () => t?.close());
+    it('answers a demotion, a disable and their reversal on the very next request', async () => {
+      t = await createTestApp(dialect, { KEYFOB_VERIFY_CACHE: 'off' });
+      const admin = await setupAdmin(t);
+      const ann = await createUser(t, admin, 'ann', 'admin');
+      const tok = await createToken(t, ann, { scopes: ['admin:read', 'tokens:read'] });
+      const users = () => t.app.inject({ method: 'GET', url: '/api/v1/admin/users', headers: bearer(tok.token) });
+      const patch = (payload: object) => t.app.inject({ method: 'PATCH', url: `/api/v1/admin/users/${ann.userId}`, headers: asSession(admin), payload });
+      // The lookup remembers owners it has built; each of these must still be seen at once.
+      expect((await users()).statusCode).toBe(200);
+      expect((await users()).statusCode).toBe(200);
+      await patch({ role: 'user' });
+      expect((await users()).statusCode).toBe(403);
+      await patch({ role: 'admin' });
+      expect((await users()).statusCode).toBe(200);
+      await patch({ disabled: true });
+      expect((await users()).statusCode).toBe(401);
+      await patch({ disabled: false });
+      expect((await users()).statusCode).toBe(200);
+    });
+  });
+}
