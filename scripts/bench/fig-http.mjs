@@ -34,6 +34,11 @@ export function requests(hello) {
   };
 }
 
+/** The median over rounds of target/floor, each pair measured next to each other. */
+function pairedRatio(target, floor, value) {
+  return median(target.map((x, i) => value(x) / value(floor[i])));
+}
+
 async function once(port, req) {
   const res = await fetch(`http://127.0.0.1:${port}${req.path}`, { method: req.method, headers: req.headers, body: req.body });
   const text = await res.text();
@@ -50,7 +55,9 @@ function checkClean(name, run, seconds = 1) {
 }
 
 /**
- * Alternating rounds of the keyfob endpoint and the bare server; medians of requests/s and p99.
+ * Alternating rounds of the keyfob endpoint and the bare server, in pairs. This VM's speed swings
+ * from one second to the next, so each ratio is the median of the ratios of the two runs of a
+ * pair (next to each other in time), not the ratio of medians taken seconds apart.
  */
 async function compare(name, { keyfobPort, floorPort, req, seconds, rounds, connections, workDir, log }) {
   const load = (port, secs) =>
@@ -68,11 +75,17 @@ async function compare(name, { keyfobPort, floorPort, req, seconds, rounds, conn
       log(`    ${name} ${which} round ${r + 1}: ${Math.round(run.rps)} req/s, p99 ${run.p99Ms?.toFixed(2)} ms`);
     }
   }
-  const rps = median(target.map((x) => x.rps));
-  const floorRps = median(floor.map((x) => x.rps));
-  const p99 = median(target.map((x) => x.p99Ms));
-  const floorP99 = median(floor.map((x) => x.p99Ms));
-  return { rps, floorRps, ratio: rps / floorRps, p99Ms: p99, floorP99Ms: floorP99, p99Ratio: p99 / floorP99, p50Ms: median(target.map((x) => x.p50Ms)), floorP50Ms: median(floor.map((x) => x.p50Ms)), rounds: { target, floor } };
+  return {
+    rps: median(target.map((x) => x.rps)),
+    floorRps: median(floor.map((x) => x.rps)),
+    ratio: pairedRatio(target, floor, (x) => x.rps),
+    p99Ms: median(target.map((x) => x.p99Ms)),
+    floorP99Ms: median(floor.map((x) => x.p99Ms)),
+    p99Ratio: pairedRatio(target, floor, (x) => x.p99Ms),
+    p50Ms: median(target.map((x) => x.p50Ms)),
+    floorP50Ms: median(floor.map((x) => x.p50Ms)),
+    rounds: { target, floor },
+  };
 }
 
 /** Profiles the keyfob server (node --cpu-prof) under `seconds` of load on one endpoint. */
@@ -138,7 +151,11 @@ async function exchange({ port, req, seconds, rounds, connections, workDir, log 
     target.push(run);
     log(`    exchange round ${r + 1}: ${Math.round(run.rps)} req/s (p99 ${run.p99Ms?.toFixed(1)} ms); jose ${Math.round(jose.signsPerSec)} signs/s`);
   }
-  const rps = median(target.map((x) => x.rps));
-  const signs = median(floor.map((x) => x.signsPerSec));
-  return { rps, floorSignsPerSec: signs, ratio: rps / signs, p99Ms: median(target.map((x) => x.p99Ms)), rounds: { target, floor } };
+  return {
+    rps: median(target.map((x) => x.rps)),
+    floorSignsPerSec: median(floor.map((x) => x.signsPerSec)),
+    ratio: median(target.map((x, i) => x.rps / floor[i].signsPerSec)),
+    p99Ms: median(target.map((x) => x.p99Ms)),
+    rounds: { target, floor },
+  };
 }

@@ -52,8 +52,6 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   let consoleFallback: ((request: FastifyRequest, reply: FastifyReply) => boolean) | undefined;
   registerErrorHandler(app, () => consoleFallback);
   registerValidation(app);
-  // Cookies are read only where a console session is checked (authenticate), not on every request.
-  await app.register(cookie, { hook: false });
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -93,6 +91,10 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   };
   await app.register(
     async (api) => {
+      // Cookies belong to the console's session, which only /api/v1 reads and sets; outside it the
+      // plugin's onSend hook would be one more step in every OAuth answer. Read only where a
+      // session is checked (authenticate), not on every request.
+      await api.register(cookie, { hook: false });
       registerApiGuards(api);
       setupAndAuthRoutes(api, deps);
       oidcRoutes(api, { oidc: container.oidc, secureCookies: deps.secureCookies });
