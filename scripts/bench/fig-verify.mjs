@@ -5,7 +5,7 @@ import { createHmac, hash } from 'node:crypto';
 import { join } from 'node:path';
 import { BENCH_SECRET, benchEnv, benchToken, childArgs, median, rateAsync, rateMaybeAsync, rateSync, sampleIndexes, server, writeResult } from './lib.mjs';
 
-const { loadConfig } = await server('config/load.js');
+const { loadConfig, DEFAULT_USAGE_FLUSH_MS } = await server('config/load.js');
 const { createContainer } = await server('container.js');
 const { deriveKeys } = await server('crypto/keys.js');
 
@@ -55,7 +55,7 @@ function selfFlushing(container, rateFn) {
 }
 
 /** The server's default flush interval; bench containers set a long one and flush in their loops. */
-const USAGE_FLUSH_MS = 1000;
+const USAGE_FLUSH_MS = DEFAULT_USAGE_FLUSH_MS;
 const LOOP_FLUSHED = { KEYFOB_USAGE_FLUSH_MS: '600000' };
 
 async function open(db, extra) {

@@ -104,12 +104,20 @@ export async function seedSqlite({ dir, count, budgetMs = 300_000 }) {
   const secondary = sq.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ('pats', 'pat_scopes')").all();
   for (const index of secondary) sq.exec(`DROP INDEX "${index.name}"`);
   const insertPat = sq.prepare(`INSERT INTO pats (${PAT_COLUMNS.join(',')}) VALUES (${PAT_COLUMNS.map((c) => '@' + c).join(',')})`);
+  // As the server writes a token: at the rowid its hash keys, or anywhere when that is taken.
+  const { rowKeyOf } = await server('repositories/pats.js');
+  const insertKeyedPat = sq.prepare(`INSERT INTO pats (rowid, ${PAT_COLUMNS.join(',')}) VALUES (@rowid, ${PAT_COLUMNS.map((c) => '@' + c).join(',')})`);
   const insertScope = sq.prepare('INSERT INTO pat_scopes (pat_id, scope) VALUES (?, ?)');
   const row = makeRowFactory({ keys, hmacHex, users, baseTime });
   const insertChunk = sq.transaction((from, to) => {
     for (let i = from; i < to; i++) {
       const r = row(i);
-      insertPat.run(r);
+      try {
+        insertKeyedPat.run({ ...r, rowid: rowKeyOf(r.token_hash) });
+      } catch (error) {
+        if (error.code !== 'SQLITE_CONSTRAINT_ROWID') throw error;
+        insertPat.run(r);
+      }
       insertScope.run(r.id, 'tokens:read');
     }
   });

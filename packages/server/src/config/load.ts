@@ -19,6 +19,13 @@ const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debu
  * KEYFOB_CONFIG whose keys are the same variable names. Throws ConfigError naming the variable.
  * The only module that reads process.env (through its default argument).
  */
+/**
+ * How often recorded use is written. Each flush writes a row per distinct token used since the
+ * last one, so a longer interval divides the writes of busy tokens; five seconds is still far
+ * finer than anything shown (last use to the minute, counts by the hour).
+ */
+export const DEFAULT_USAGE_FLUSH_MS = 5000;
+
 export function loadConfig(env: Env = process.env): Config {
   const get = settingsOf(env);
 
@@ -87,7 +94,7 @@ export function loadConfig(env: Env = process.env): Config {
     accessLog: accessLog === 'on',
     trustProxy,
     sessionTtlSeconds: integer(get, 'KEYFOB_SESSION_TTL_HOURS', 12, 1, 24 * 90) * 3600,
-    usageFlushIntervalMs: integer(get, 'KEYFOB_USAGE_FLUSH_MS', 1000, 10, 600_000),
+    usageFlushIntervalMs: integer(get, 'KEYFOB_USAGE_FLUSH_MS', DEFAULT_USAGE_FLUSH_MS, 10, 600_000),
     usageRetentionDays: integer(get, 'KEYFOB_USAGE_RETENTION_DAYS', 90, 1, 3650),
     bodyLimitBytes: integer(get, 'KEYFOB_BODY_LIMIT_BYTES', 65536, 1024, 10 * 1024 * 1024),
     githubScanningKeys: scanningKeys(get('KEYFOB_GITHUB_SCANNING_KEYS')),

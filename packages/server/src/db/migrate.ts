@@ -6,6 +6,7 @@ import * as usageHourly from './migrations/2026-11-23T06-00_usage-hourly.js';
 import * as patIps from './migrations/2026-11-23T07-00_pat-ips.js';
 import * as events from './migrations/2026-11-23T08-00_events.js';
 import * as oidcIdentities from './migrations/2026-11-23T09-00_oidc-identities.js';
+import * as patRowKeys from './migrations/2026-11-23T10-00_pat-row-keys.js';
 
 /** Migrations are listed statically so the compiled package needs no directory scan. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -16,6 +17,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-11-23T07-00_pat-ips': patIps,
   '2026-11-23T08-00_events': events,
   '2026-11-23T09-00_oidc-identities': oidcIdentities,
+  '2026-11-23T10-00_pat-row-keys': patRowKeys,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

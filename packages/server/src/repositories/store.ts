@@ -42,7 +42,7 @@ function repositoriesOn(db: Kysely<DB>, dialect: 'sqlite' | 'postgres', reader?:
   return {
     users: new UsersRepository(db),
     sessions: new SessionsRepository(db),
-    pats: new PatsRepository(db, reader),
+    pats: new PatsRepository(db, dialect, reader),
     scopes: new ScopesRepository(db),
     settings: new SettingsRepository(db),
     audit: new AuditRepository(db),

@@ -6,7 +6,10 @@ import { newAddressEventId } from '../domain/events.js';
 export interface UsageRecorderOptions {
   readonly store: Store;
   readonly flushIntervalMs: number;
-  /** Upper bound on distinct tokens held between flushes; beyond it, new tokens wait for a flush. */
+  /**
+   * Upper bound on distinct tokens held between flushes; half-way a flush starts early, and beyond
+   * it uses of tokens not yet held are not counted.
+   */
   readonly maxPending?: number;
   readonly onError?: (error: unknown) => void;
   /** Called after each flush that wrote something, with the number of tokens written. */
@@ -134,6 +137,8 @@ export class UsageRecorder {
     let entry = this.#pending.get(patId);
     if (entry === undefined) {
       if (this.#pending.size >= this.#maxPending) return;
+      // Many distinct tokens: write before the bound is reached rather than drop their counts.
+      if (this.#pending.size === this.#maxPending >> 1) void this.flush().catch((error: unknown) => this.options.onError?.(error));
       entry = { lastUse, at, ip, hour, ok: 0, other: undefined, addresses: undefined };
       this.#pending.set(patId, entry);
     } else if (lastUse && !entry.lastUse) {

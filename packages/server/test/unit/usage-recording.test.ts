@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/dialects.js';
 import { asSession, createTestApp, createToken, createUser, setupAdmin, type Session, type TestApp } from '../helpers/test-app.js';
+import { UsageRecorder } from '../../src/services/usage-recorder.js';
 
 const T0 = Date.parse('2026-11-20T23:59:00Z');
 /** Successful uses in the first hour of a UTC day. */
@@ -106,6 +107,23 @@ for (const dialect of DIALECTS) {
       await t.container.store.transaction((repos) => repos.pats.recordUsage([{ patId: c.id, lastUse: { at: T0, ip: '198.51.100.9' }, counts: [ok('2026-11-20', 1)] }]));
       const res = await t.app.inject({ method: 'GET', url: `/api/v1/me/tokens/${c.id}`, headers: asSession(admin) });
       expect(res.json()).toMatchObject({ lastUsedAt: new Date(T0).toISOString(), lastUsedIp: '198.51.100.9' });
+    });
+
+    it('writes early, before its timer, once half of its bound of distinct tokens is held', async () => {
+      const tokens = [await createToken(t, admin), await createToken(t, admin), await createToken(t, admin)];
+      const recorder = new UsageRecorder({ store: t.container.store, flushIntervalMs: 600_000, maxPending: 4, now: () => T0 });
+      recorder.record(tokens[0]!.id, T0, '192.0.2.7');
+      recorder.record(tokens[1]!.id, T0, '192.0.2.7');
+      expect(recorder.pendingCount).toBe(2);
+      // The third distinct token finds two held (half of four): a flush takes those two at once,
+      // no timer involved, and the third waits for the next one.
+      recorder.record(tokens[2]!.id, T0, '192.0.2.7');
+      expect(recorder.pendingCount).toBe(1);
+      const uses = async (id: string) => (await t.container.store.repos.pats.usageSince(id, 0)).reduce((n, c) => n + c.count, 0);
+      for (let i = 0; i < 100 && (await uses(tokens[1]!.id)) === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect([await uses(tokens[0]!.id), await uses(tokens[1]!.id), await uses(tokens[2]!.id)]).toEqual([1, 1, 0]);
+      await recorder.flush();
+      expect(await uses(tokens[2]!.id)).toBe(1);
     });
   });
 }
