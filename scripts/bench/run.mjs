@@ -140,6 +140,21 @@ await step('seed SQLite stores', async () => {
   }
 });
 
+// ---------------------------------------------------------------- 0. how steady the machine is
+await step('0. machine steadiness (a fixed SHA-256 loop in 100 ms slices)', async () => {
+  const r = await runChild('fig-steadiness.mjs', { slices: 50, sliceMs: 100 }, { core: pinnedCore, workDir });
+  raw.steadiness = r;
+  log(`  ${Math.round(r.min).toLocaleString('en')} to ${Math.round(r.max).toLocaleString('en')} hashes/s, median ${Math.round(r.median).toLocaleString('en')}; the slowest tenth at ${round(r.p10OverMedian)} × the median`);
+  figure('machine.steadiness', {
+    value: r.p10OverMedian,
+    unit: '× median (slowest tenth of 100 ms slices)',
+    target: 'measured',
+    met: null,
+    note: 'a fixed loop: on a steady machine near 1; ratios here compare neighbouring slices or runs for this reason',
+    rawValues: { min: Math.round(r.min), median: Math.round(r.median), max: Math.round(r.max) },
+  });
+});
+
 // ---------------------------------------------------------------- 1. cache hit
 if (wants('hit')) {
   await step('1. in-process verify, cache hit', async () => {

@@ -105,7 +105,7 @@ export async function seedSqlite({ dir, count, budgetMs = 300_000 }) {
   for (const index of secondary) sq.exec(`DROP INDEX "${index.name}"`);
   const insertPat = sq.prepare(`INSERT INTO pats (${PAT_COLUMNS.join(',')}) VALUES (${PAT_COLUMNS.map((c) => '@' + c).join(',')})`);
   // As the server writes a token: at the rowid its hash keys, or anywhere when that is taken.
-  const { rowKeyOf } = await server('repositories/pats.js');
+  const { rowKeyOf } = await server('repositories/pat-lookup-rows.js');
   const insertKeyedPat = sq.prepare(`INSERT INTO pats (rowid, ${PAT_COLUMNS.join(',')}) VALUES (@rowid, ${PAT_COLUMNS.map((c) => '@' + c).join(',')})`);
   const insertScope = sq.prepare('INSERT INTO pat_scopes (pat_id, scope) VALUES (?, ?)');
   const row = makeRowFactory({ keys, hmacHex, users, baseTime });

@@ -3,7 +3,8 @@ import type { TokenStatus } from '@keyfob/protocol';
 import type { DB } from '../db/types.js';
 import type { Cursor } from '../domain/cursor.js';
 import type { Pat } from '../domain/models.js';
-import { matching, PAT_COLUMNS, toPat } from './pats.js';
+import { matching, toPat } from './pats.js';
+import { PAT_COLUMNS } from './pat-lookup-rows.js';
 import { afterCursor } from './sql-helpers.js';
 
 export interface OwnedPat {

@@ -30,6 +30,7 @@ export type UseOutcome = string;
  * flush costs on a big store (one dirty page per token); the counts stay exact.
  */
 export const LAST_USE_PRECISION_MS = 60_000;
+const MINUTE_MS = 60_000;
 
 /** Whether a use at `at` from `ip` says something the stored last use does not. */
 export function changesLastUse(stored: { readonly lastUsedAt: Date | null; readonly lastUsedIp: string | null }, at: number, ip: string | null): boolean {
@@ -92,10 +93,14 @@ function seeAddress(entry: Pending, ip: string, first: number, last: number, use
 export class UsageRecorder {
   #pending = new Map<string, Pending>();
   /**
-   * The last use this recorder wrote per token: a caller's idea of the stored last use can be
-   * stale (a cached token read before the last flush), and must not make every flush rewrite it.
+   * The minute (epoch ms / 60,000, a small integer V8 keeps unboxed) of the last use this recorder
+   * wrote per token: a caller's idea of the stored last use can be stale (a cached token read
+   * before the last flush), and must not make every flush rewrite it. One number per token used,
+   * kept beside the verification cache's entry, so it counts against that entry's kilobyte.
    */
-  #written = new Map<string, { at: number; ip: string | null }>();
+  #written = new Map<string, number>();
+  /** The address of that last use, for the tokens whose written last use had one. */
+  #writtenIp = new Map<string, string>();
   /** "<token id> <address>" pairs known to be stored: no lookup for them on the next flush. */
   #knownAddresses = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
@@ -131,8 +136,9 @@ export class UsageRecorder {
   record(patId: string, at: number, ip: string | null, uses = 1, lastUse = true, outcome: UseOutcome = 'ok'): void {
     const hour = at - (at % HOUR_MS);
     if (lastUse && uses > 0) {
-      const written = this.#written.get(patId);
-      if (written !== undefined && at - written.at < LAST_USE_PRECISION_MS && (ip === null || ip === written.ip)) lastUse = false;
+      const writtenMinute = this.#written.get(patId);
+      // At least the real distance, never less: a token is rewritten no later than before.
+      if (writtenMinute !== undefined && at - writtenMinute * MINUTE_MS < LAST_USE_PRECISION_MS && (ip === null || ip === this.#writtenIp.get(patId))) lastUse = false;
     }
     let entry = this.#pending.get(patId);
     if (entry === undefined) {
@@ -196,8 +202,16 @@ export class UsageRecorder {
       });
       if (this.#knownAddresses.size + unknown.length > this.#maxPending) this.#knownAddresses.clear();
       for (const a of unknown) this.#knownAddresses.add(`${a.patId} ${a.ip}`);
-      if (this.#written.size > this.#maxPending) this.#written.clear();
-      for (const u of batch) if (u.lastUse !== null) this.#written.set(u.patId, u.lastUse);
+      if (this.#written.size > this.#maxPending) {
+        this.#written.clear();
+        this.#writtenIp.clear();
+      }
+      for (const u of batch) {
+        if (u.lastUse === null) continue;
+        this.#written.set(u.patId, Math.floor(u.lastUse.at / MINUTE_MS));
+        if (u.lastUse.ip !== null) this.#writtenIp.set(u.patId, u.lastUse.ip);
+        else this.#writtenIp.delete(u.patId);
+      }
       this.options.onFlush?.(batch.length);
     } catch (error) {
       for (const [patId, p] of taken) {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { DIALECTS } from '../helpers/dialects.js';
 import { bearer, createTestApp, createToken, setupAdmin, type Session, type TestApp } from '../helpers/test-app.js';
-import { rowKeyOf } from '../../src/repositories/pats.js';
+import { rowKeyOf } from '../../src/repositories/pat-lookup-rows.js';
 import { up as rekeyRows } from '../../src/db/migrations/2026-11-23T10-00_pat-row-keys.js';
 
 // SQLite keeps a token's row at the rowid its hash keys; every way a row can end up elsewhere must

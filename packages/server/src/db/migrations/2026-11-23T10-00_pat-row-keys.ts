@@ -1,7 +1,7 @@
 import { SqliteAdapter, sql, type Kysely } from 'kysely';
 
 // Frozen in time: on SQLite, moves each token's row to the rowid its hash keys (the first 13 hex
-// digits of token_hash, as repositories/pats.ts rowKeyOf computes them today), so that the
+// digits of token_hash, as repositories/pat-lookup-rows.ts rowKeyOf computes them today), so that the
 // verification lookup is one seek in the table. PostgreSQL has no rowid; nothing changes there.
 // A row whose key is already taken stays where it is: the lookup finds it through token_hash.
 // Idempotent: a row already at its key is left alone.
