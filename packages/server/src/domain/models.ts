@@ -22,6 +22,9 @@ export interface User {
   readonly updatedAt: Date;
 }
 
+/** A user as requests see it: never the password hash. */
+export type Account = Omit<User, 'passwordHash'>;
+
 export interface Pat {
   readonly id: string;
   readonly userId: string;

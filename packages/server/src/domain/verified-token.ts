@@ -1,12 +1,11 @@
 import { effectiveScopes, grants } from '@keyfob/protocol';
 import { compileAllowList } from './ip-allowlist.js';
-import type { Pat, User } from './models.js';
+import type { Account, Pat } from './models.js';
 
 /** A token's metadata as requests see it: never its hash. */
 export type PatView = Omit<Pat, 'tokenHash' | 'pepperKeyId'>;
 
-/** A user as requests see it: never the password hash. */
-export type Account = Omit<User, 'passwordHash'>;
+export type { Account } from './models.js';
 
 /** The scopes a token may use now, in the three shapes callers read. */
 export interface Grant {
@@ -101,10 +100,10 @@ export class VerifiedTokenBuilder {
   readonly #grants = new Map<readonly string[], Grant>();
   /** The grant of an interned scope list, for an owner who is not an admin and for one who is. */
   readonly #grantsOf = new Map<readonly string[], readonly [Grant | undefined, Grant | undefined]>();
-  /** By user id: the account, and the User it was last found equal to (a store may hand back the same object). */
-  readonly #accounts = new Map<string, { account: Account; from: User }>();
+  /** By user id: one account object per user while its content stays the same. */
+  readonly #accounts = new Map<string, Account>();
 
-  build(pat: Pat, user: User): VerifiedToken {
+  build(pat: Pat, user: Account): VerifiedToken {
     const owner = this.#account(user);
     const scopes = this.#list(pat.scopes);
     const view: PatView = {
@@ -173,18 +172,18 @@ export class VerifiedTokenBuilder {
     return found;
   }
 
-  /** One object per user while its content stays the same: a user that differs in anything replaces it. */
-  #account(user: User): Account {
+  /**
+   * One object per user while its content stays the same: a user that differs in anything
+   * replaces it. The store's lookup hands back the same object while the owner's columns read the
+   * same, which is then recognised by identity.
+   */
+  #account(user: Account): Account {
     const found = this.#accounts.get(user.id);
-    if (found !== undefined && (found.from === user || sameAccount(found.account, user))) {
-      found.from = user;
-      return found.account;
-    }
+    if (found !== undefined && (found === user || sameAccount(found, user))) return found;
     if (this.#accounts.size >= INTERN_LIMIT) this.#accounts.clear();
-    const { passwordHash: _secret, ...account } = user;
-    const frozen: Account = Object.freeze(account);
-    this.#accounts.set(user.id, { account: frozen, from: user });
-    return frozen;
+    const account = Object.isFrozen(user) ? user : Object.freeze(user);
+    this.#accounts.set(user.id, account);
+    return account;
   }
 }
 
@@ -194,7 +193,7 @@ const everyAccountFieldListed: [Exclude<keyof Account, (typeof ACCOUNT_FIELDS)[n
 void everyAccountFieldListed;
 
 /** Field by field: cheaper than building a key of the whole user on every store lookup. */
-function sameAccount(account: Account, user: User): boolean {
+function sameAccount(account: Account, user: Account): boolean {
   for (const field of ACCOUNT_FIELDS) if (!sameValue(account[field], user[field])) return false;
   return true;
 }

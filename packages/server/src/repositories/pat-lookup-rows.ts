@@ -1,4 +1,5 @@
-import type { PatsTable, UsersTable } from '../db/types.js';
+import type { PatsTable } from '../db/types.js';
+import type { AccountRow } from './users.js';
 import type { Selectable } from 'kysely';
 
 // The verification lookup's row layout: which columns it reads, in which order, how a row read
@@ -9,10 +10,13 @@ export const PAT_COLUMNS = [
   'created_at', 'expires_at', 'last_used_at', 'last_used_ip', 'revoked_at', 'revoked_by', 'revoke_reason', 'rotated_from_id', 'created_by_token_id',
 ] as const satisfies readonly (keyof PatsTable)[];
 
-/** The owner's columns the hot-path lookup reads after the token's (the id is the token's user_id). */
+/**
+ * The owner's columns the hot-path lookup reads after the token's (the id is the token's user_id).
+ * Never the password hash: verification has no use for it.
+ */
 export const OWNER_COLUMNS = [
-  'username', 'username_key', 'display_name', 'email', 'password_hash', 'role', 'disabled_at', 'notifications', 'created_at', 'updated_at',
-] as const satisfies readonly Exclude<keyof UsersTable, 'id'>[];
+  'username', 'display_name', 'email', 'role', 'disabled_at', 'notifications', 'created_at', 'updated_at',
+] as const satisfies readonly Exclude<keyof AccountRow, 'id'>[];
 
 /*
  * The hot-path lookup's row, read as an array of values in select order (RowReader): PAT_COLUMNS,
@@ -24,10 +28,10 @@ export const patRow = (v: readonly unknown[]): Selectable<PatsTable> => ({
   scopes: v[8], audiences: v[9], allowed_ips: v[10], created_at: v[11], expires_at: v[12], last_used_at: v[13], last_used_ip: v[14],
   revoked_at: v[15], revoked_by: v[16], revoke_reason: v[17], rotated_from_id: v[18], created_by_token_id: v[19],
 }) as Selectable<PatsTable>;
-export const ownerRow = (v: readonly unknown[]): Selectable<UsersTable> => ({
-  id: v[1], username: v[20], username_key: v[21], display_name: v[22], email: v[23], password_hash: v[24], role: v[25], disabled_at: v[26],
-  notifications: v[27], created_at: v[28], updated_at: v[29],
-}) as Selectable<UsersTable>;
+export const ownerRow = (v: readonly unknown[]): AccountRow => ({
+  id: v[1], username: v[20], display_name: v[21], email: v[22], role: v[23], disabled_at: v[24], notifications: v[25], created_at: v[26],
+  updated_at: v[27],
+}) as AccountRow;
 {
   // Read the column names as the values: each key must then hold its own name (the id, user_id).
   const names: readonly string[] = [...PAT_COLUMNS, ...OWNER_COLUMNS];

@@ -2,8 +2,8 @@ import { CompiledQuery, sql, type Expression, type ExpressionBuilder, type Kysel
 import type { TokenStatus } from '@keyfob/protocol';
 import type { RowReader } from '../db/connect.js';
 import type { DB, PatsTable } from '../db/types.js';
-import type { Pat, User } from '../domain/models.js';
-import { toUser } from './users.js';
+import type { Account, Pat } from '../domain/models.js';
+import { toAccount } from './users.js';
 import { OWNER_COLUMNS, OWNERS_REMEMBERED, PAT_COLUMNS, TOKEN_HASH_AT, isRowidTaken, ownerRow, patRow, rowKeyOf, sameValues } from './pat-lookup-rows.js';
 import type { Cursor } from '../domain/cursor.js';
 import { decodeJsonArray, encodeJson, toDate } from './json.js';
@@ -130,7 +130,7 @@ export function matching(filter: PatFilter, now: number) {
 export class PatsRepository {
   #byHashQuery: CompiledQuery | undefined;
   #byKeyQuery: CompiledQuery | undefined;
-  readonly #owners = new Map<string, { readonly values: readonly unknown[]; readonly user: User }>();
+  readonly #owners = new Map<string, { readonly values: readonly unknown[]; readonly owner: Account }>();
 
   constructor(
     private readonly db: Kysely<DB>,
@@ -192,25 +192,28 @@ export class PatsRepository {
    * The hot-path read: a token and its owner in one round trip. On SQLite by the rowid the hash
    * keys (rowKeyOf), then by token_hash when that row is not this token's.
    */
-  async findByHashWithOwner(hash: string): Promise<{ pat: Pat; owner: User } | undefined> {
-    const reader = this.reader?.();
+  async findByHashWithOwner(hash: string): Promise<{ pat: Pat; owner: Account } | undefined> {
     let values: readonly unknown[] | undefined;
     if (this.dialect === 'sqlite') {
       const byKey = (this.#byKeyQuery ??= this.withOwner().where(sql<number>`pats.rowid`, '=', 0).compile());
-      values = await this.#row(byKey, rowKeyOf(hash), reader);
+      values = await this.#row(byKey, rowKeyOf(hash));
       if (values !== undefined && values[TOKEN_HASH_AT] !== hash) values = undefined;
     }
     if (values === undefined) {
       // token_hash is unique and the hash the only parameter of the compiled text.
       const byHash = (this.#byHashQuery ??= this.withOwner().where('pats.token_hash', '=', hash).compile());
-      values = await this.#row(byHash, hash, reader);
+      values = await this.#row(byHash, hash);
     }
     if (!values) return undefined;
     return { pat: toPat(patRow(values)), owner: this.#owner(values) };
   }
 
-  /** One row of a compiled one-parameter query, as its values in select order. */
-  async #row(query: CompiledQuery, parameter: unknown, reader: RowReader | undefined): Promise<readonly unknown[] | undefined> {
+  /**
+   * One row of a compiled one-parameter query, as its values in select order. Whether the reader
+   * may be used is asked at each read: a SQLite transaction may have opened since the last one.
+   */
+  async #row(query: CompiledQuery, parameter: unknown): Promise<readonly unknown[] | undefined> {
+    const reader = this.reader?.();
     if (reader) return reader.values(query.sql, [parameter]);
     // Inside a SQLite transaction: Kysely's row object, whose keys are in select order too.
     const { rows } = await this.db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(query.sql, [parameter]));
@@ -218,19 +221,19 @@ export class PatsRepository {
   }
 
   /**
-   * The owner of a looked-up token: the User built the last time this user's columns read the
+   * The owner of a looked-up token: the Account built the last time this user's columns read the
    * same, else a new one. Most lookups are of tokens whose owners were seen moments ago; this
    * saves parsing their settings and building their dates again, and lets the verifier's builder
    * know the owner unchanged by identity.
    */
-  #owner(values: readonly unknown[]): User {
+  #owner(values: readonly unknown[]): Account {
     const id = values[1] as string;
     const known = this.#owners.get(id);
-    if (known !== undefined && sameValues(known.values, values, PAT_COLUMNS.length)) return known.user;
+    if (known !== undefined && sameValues(known.values, values, PAT_COLUMNS.length)) return known.owner;
     if (this.#owners.size >= OWNERS_REMEMBERED) this.#owners.clear();
-    const user = toUser(ownerRow(values));
-    this.#owners.set(id, { values: values.slice(PAT_COLUMNS.length), user });
-    return user;
+    const owner = toAccount(ownerRow(values));
+    this.#owners.set(id, { values: values.slice(PAT_COLUMNS.length), owner });
+    return owner;
   }
 
   /** The hot-path select, built and compiled by Kysely once per lookup kind; each call only binds its key. */

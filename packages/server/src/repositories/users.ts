@@ -2,7 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { beforeCursor, likeContains } from './sql-helpers.js';
 import type { Role } from '@keyfob/protocol';
 import type { DB, UsersTable } from '../db/types.js';
-import { DEFAULT_NOTIFICATIONS, usernameKey, type Notifications, type User } from '../domain/models.js';
+import { DEFAULT_NOTIFICATIONS, usernameKey, type Account, type Notifications, type User } from '../domain/models.js';
 import { decodeJsonObject, encodeJson, toDate } from './json.js';
 import type { Cursor } from '../domain/cursor.js';
 
@@ -31,19 +31,26 @@ export interface UserFilter {
   readonly q?: string | undefined;
 }
 
-export function toUser(row: Selectable<UsersTable>): User {
+/** The columns of a user that requests may see: all but the password hash (and the lookup key). */
+export type AccountRow = Omit<Selectable<UsersTable>, 'password_hash' | 'username_key'>;
+
+/** A user as requests see it, without the password hash: what token verification reads. */
+export function toAccount(row: AccountRow): Account {
   return {
     id: row.id,
     username: row.username,
     displayName: row.display_name,
     email: row.email,
-    passwordHash: row.password_hash,
     role: row.role,
     disabledAt: toDate(row.disabled_at),
     notifications: { ...DEFAULT_NOTIFICATIONS, ...(decodeJsonObject(row.notifications) as Partial<Notifications>) },
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };
+}
+
+export function toUser(row: Selectable<UsersTable>): User {
+  return { ...toAccount(row), passwordHash: row.password_hash };
 }
 
 export class UsersRepository {

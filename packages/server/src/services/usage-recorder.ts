@@ -106,6 +106,7 @@ export class UsageRecorder {
   #timer: NodeJS.Timeout | undefined;
   #pruneTimer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
+  #restoring = false;
   readonly #maxPending: number;
 
   constructor(private readonly options: UsageRecorderOptions) {
@@ -144,7 +145,9 @@ export class UsageRecorder {
     if (entry === undefined) {
       if (this.#pending.size >= this.#maxPending) return;
       // Many distinct tokens: write before the bound is reached rather than drop their counts.
-      if (this.#pending.size === this.#maxPending >> 1) void this.flush().catch((error: unknown) => this.options.onError?.(error));
+      // Not while a failed flush puts its entries back: that would retry at once, in a loop, for
+      // as long as the store fails; the timer retries.
+      if (this.#pending.size === this.#maxPending >> 1 && !this.#restoring) void this.flush().catch((error: unknown) => this.options.onError?.(error));
       entry = { lastUse, at, ip, hour, ok: 0, other: undefined, addresses: undefined };
       this.#pending.set(patId, entry);
     } else if (lastUse && !entry.lastUse) {
@@ -214,11 +217,16 @@ export class UsageRecorder {
       }
       this.options.onFlush?.(batch.length);
     } catch (error) {
-      for (const [patId, p] of taken) {
-        for (const c of countsOf(p)) this.record(patId, c.hour, null, c.count, false, c.outcome);
-        this.record(patId, p.at, p.ip, 0, p.lastUse);
-        const entry = this.#pending.get(patId);
-        if (entry !== undefined) for (const [ip, a] of p.addresses ?? []) seeAddress(entry, ip, a.first, a.last, a.uses);
+      this.#restoring = true;
+      try {
+        for (const [patId, p] of taken) {
+          for (const c of countsOf(p)) this.record(patId, c.hour, null, c.count, false, c.outcome);
+          this.record(patId, p.at, p.ip, 0, p.lastUse);
+          const entry = this.#pending.get(patId);
+          if (entry !== undefined) for (const [ip, a] of p.addresses ?? []) seeAddress(entry, ip, a.first, a.last, a.uses);
+        }
+      } finally {
+        this.#restoring = false;
       }
       this.options.onError?.(error);
     }

@@ -72,6 +72,34 @@ describe('SQLite rows keyed by token hash', () => {
     expect(await rowidOf('pat_row_key_clash')).not.toBe(rowKeyOf(clash));
   });
 
+  it('moves every row to its key in chunks, rows moved past the chunk being read included', async () => {
+    const userId = (await db().selectFrom('users').select('id').executeTakeFirstOrThrow()).id;
+    // 2,500 rows at small negative rowids, none at its key: three chunks of the migration (revoked,
+    // so that they do not count against the owner's active tokens).
+    await sql`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500)
+      INSERT INTO pats (rowid, id, user_id, name, description, token_hash, pepper_key_id, display_hint, prefix, scopes, audiences, allowed_ips, created_at, revoked_at)
+      SELECT -i, 'pat_bulk_' || i, ${userId}, 'bulk ' || i, '', lower(hex(randomblob(32))), 'k1', 'kf_pat_…', 'kf_pat', '[]', '[]', '[]', 0, 1 FROM n`.execute(db());
+    await rekeyRows(db());
+    const rows = (await sql<{ rowid: number; token_hash: string }>`SELECT rowid, token_hash FROM pats WHERE id LIKE 'pat_bulk_%'`.execute(db())).rows;
+    expect(rows).toHaveLength(2500);
+    expect(rows.filter((r) => r.rowid !== rowKeyOf(r.token_hash))).toEqual([]);
+  });
+
+  it('reads through Kysely, behind an open transaction, both by key and by hash', async () => {
+    const keyed = await createToken(t, admin);
+    const moved = await createToken(t, admin);
+    await sql`UPDATE pats SET rowid = ${-7} WHERE id = ${moved.id}`.execute(db());
+    const verify = t.container.verifier;
+    const held = t.container.store.transaction(async () => {
+      // Open long enough for the verifications below to start while it is.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const outcomes = await Promise.all([verify.verify(keyed.token), verify.verify(moved.token)]);
+    await held;
+    expect(outcomes.map((o) => o.ok)).toEqual([true, true]);
+  });
+
   it('answers unknown tokens as unknown, also when a row sits at their key', async () => {
     const tok = await createToken(t, admin);
     const hash = await hashOf(tok.id);

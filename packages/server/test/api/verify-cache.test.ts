@@ -119,6 +119,11 @@ for (const dialect of DIALECTS) {
       expect((await users()).statusCode).toBe(401);
       await patch({ disabled: false });
       expect((await users()).statusCode).toBe(200);
+      // A change to nothing but the owner's profile is seen too (GET /me answers the verified owner).
+      const me = () => t.app.inject({ method: 'GET', url: '/api/v1/me', headers: bearer(tok.token) });
+      expect((await me()).json().displayName).not.toBe('Ann, renamed');
+      expect((await patch({ displayName: 'Ann, renamed' })).statusCode).toBe(200);
+      expect((await me()).json().displayName).toBe('Ann, renamed');
     });
   });
 }

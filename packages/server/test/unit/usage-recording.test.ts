@@ -160,3 +160,22 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe('usage recording when the store fails', () => {
+  let t: TestApp;
+  afterAll(async () => t?.close());
+
+  it('keeps what a failed early flush took and leaves the retry to its timer (no loop)', async () => {
+    t = await createTestApp(DIALECTS[0]!);
+    const admin = await setupAdmin(t);
+    const tokens = [await createToken(t, admin), await createToken(t, admin), await createToken(t, admin)];
+    // A real failure of the store: the table the counts go to is gone.
+    await t.container.store.db.schema.dropTable('usage_hourly').execute();
+    const errors: unknown[] = [];
+    const recorder = new UsageRecorder({ store: t.container.store, flushIntervalMs: 600_000, maxPending: 4, now: () => T0, onError: (e) => errors.push(e) });
+    for (const tok of tokens) recorder.record(tok.id, T0, '192.0.2.7');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(errors).toHaveLength(1);
+    expect(recorder.pendingCount).toBe(3);
+  });
+});

@@ -12,16 +12,20 @@ export async function up(db: Kysely<any>): Promise<void> {
   if (!(db.getExecutor().adapter instanceof SqliteAdapter)) return;
   let after = Number.MIN_SAFE_INTEGER;
   for (;;) {
-    const { rows } = await sql<{ rowid: number; token_hash: string }>`SELECT rowid, token_hash FROM pats WHERE rowid > ${after} ORDER BY rowid LIMIT ${CHUNK}`.execute(db);
-    if (rows.length === 0) return;
-    for (const row of rows) {
-      const key = parseInt(row.token_hash.slice(0, 13), 16);
-      if (key === row.rowid) continue;
-      // A row moved to a key past this chunk is met again later, already at its key.
-      const { rows: taken } = await sql`SELECT 1 FROM pats WHERE rowid = ${key}`.execute(db);
-      if (taken.length === 0) await sql`UPDATE pats SET rowid = ${key} WHERE rowid = ${row.rowid}`.execute(db);
-    }
-    after = rows[rows.length - 1]!.rowid;
+    // Kysely runs SQLite migrations outside a transaction: one per chunk, not one commit per row.
+    const last = await db.transaction().execute(async (trx) => {
+      const { rows } = await sql<{ rowid: number; token_hash: string }>`SELECT rowid, token_hash FROM pats WHERE rowid > ${after} ORDER BY rowid LIMIT ${CHUNK}`.execute(trx);
+      for (const row of rows) {
+        const key = parseInt(row.token_hash.slice(0, 13), 16);
+        if (key === row.rowid) continue;
+        // A row moved to a key past this chunk is met again later, already at its key.
+        const { rows: taken } = await sql`SELECT 1 FROM pats WHERE rowid = ${key}`.execute(trx);
+        if (taken.length === 0) await sql`UPDATE pats SET rowid = ${key} WHERE rowid = ${row.rowid}`.execute(trx);
+      }
+      return rows.at(-1)?.rowid;
+    });
+    if (last === undefined) return;
+    after = last;
   }
 }
 
