@@ -100,8 +100,8 @@ export class VerifiedTokenBuilder {
   readonly #grants = new Map<readonly string[], Grant>();
   /** The grant of an interned scope list, for an owner who is not an admin and for one who is. */
   readonly #grantsOf = new Map<readonly string[], readonly [Grant | undefined, Grant | undefined]>();
-  /** By user id: one account object per user while its content stays the same. */
-  readonly #accounts = new Map<string, Account>();
+  /** By user id: the account kept for the user, and the object it was last found equal to. */
+  readonly #accounts = new Map<string, { readonly account: Account; from: Account }>();
 
   build(pat: Pat, user: Account): VerifiedToken {
     const owner = this.#account(user);
@@ -174,15 +174,29 @@ export class VerifiedTokenBuilder {
 
   /**
    * One object per user while its content stays the same: a user that differs in anything
-   * replaces it. The store's lookup hands back the same object while the owner's columns read the
-   * same, which is then recognised by identity.
+   * replaces it. It holds the Account's fields only, whatever the caller's object carries besides
+   * (a password hash must never reach a cache entry). The store's lookup hands back the same
+   * object while the owner's columns read the same, which is then recognised by identity.
    */
   #account(user: Account): Account {
     const found = this.#accounts.get(user.id);
-    if (found !== undefined && (found === user || sameAccount(found, user))) return found;
+    if (found !== undefined && (found.from === user || sameAccount(found.account, user))) {
+      found.from = user;
+      return found.account;
+    }
     if (this.#accounts.size >= INTERN_LIMIT) this.#accounts.clear();
-    const account = Object.isFrozen(user) ? user : Object.freeze(user);
-    this.#accounts.set(user.id, account);
+    const account: Account = Object.freeze({
+      id: user.id,
+      username: user.username,
+      displayName: user.displayName,
+      email: user.email,
+      role: user.role,
+      disabledAt: user.disabledAt,
+      notifications: user.notifications,
+      createdAt: user.createdAt,
+      updatedAt: user.updatedAt,
+    });
+    this.#accounts.set(user.id, { account, from: user });
     return account;
   }
 }
