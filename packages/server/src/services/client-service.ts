@@ -1,6 +1,7 @@
 import { generateToken, TOKEN_EXCHANGE_GRANT, type CreateClientBody, type UpdateClientBody } from '@keyfob/protocol';
 import { hash } from 'node:crypto';
 import type { ClientAuthCache } from '../cache/client-auth-cache.js';
+import type { MaybePromise } from './maybe-promise.js';
 import type { Invalidation, InvalidationBus } from '../cache/invalidation-bus.js';
 import { safeEqual } from '../crypto/keys.js';
 import type { TokenHasher } from '../crypto/token-hasher.js';
@@ -125,11 +126,26 @@ export class ClientService {
    * The client for these credentials, or undefined when unknown, wrong or disabled. A recent
    * success is answered from the cache (while the invalidation bus is trusted); failures never are.
    */
-  async authenticate(clientId: string, secret: string): Promise<OAuthClient | undefined> {
+  authenticate(clientId: string, secret: string, credential = `${clientId}\u0000${secret}`): MaybePromise<OAuthClient | undefined> {
     const cache = this.deps.bus.trusted() ? this.deps.cache : undefined;
-    const key = cache === undefined ? '' : hash('sha256', `${clientId}\u0000${secret}`, 'base64url');
+    const key = cache === undefined ? '' : credentialKey(credential);
     const hit = cache?.get(key, this.deps.clock.now());
+    // A hit answers synchronously: introspection of a cached token then needs no promise at all.
     if (hit !== undefined) return hit;
+    return this.authenticateFromStore(clientId, secret, cache, key);
+  }
+
+  /**
+   * The client a credential authenticated recently, if the cache still holds it, without decoding
+   * anything: `credential` is what the caller presented, such as the value of an HTTP Basic header,
+   * and is the one `authenticate` was given when it succeeded.
+   */
+  cached(credential: string): OAuthClient | undefined {
+    const cache = this.deps.bus.trusted() ? this.deps.cache : undefined;
+    return cache?.get(credentialKey(credential), this.deps.clock.now());
+  }
+
+  private async authenticateFromStore(clientId: string, secret: string, cache: ClientAuthCache | undefined, key: string): Promise<OAuthClient | undefined> {
     const epoch = cache?.epoch ?? 0;
     const client = await this.deps.store.repos.clients.findById(clientId);
     const candidates = this.deps.hasher.candidates(secret);
@@ -138,6 +154,11 @@ export class ClientService {
     cache?.set(key, client, this.deps.clock.now(), epoch);
     return client;
   }
+}
+
+/** Cache keys are digests: a secret is never kept as a map key. */
+function credentialKey(credential: string): string {
+  return hash('sha256', credential, 'base64url');
 }
 
 function dedupe(values: readonly string[], field = 'allowedAudiences'): string[] {

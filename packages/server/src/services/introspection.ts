@@ -6,7 +6,9 @@ import { recordAudit } from './audit-log.js';
 import type { Clock } from './clock.js';
 import { ExchangedTokens, PAT_ID_CLAIM } from './exchanged-tokens.js';
 import type { PatService } from './pat-service.js';
-import type { Verifier } from './verifier.js';
+import type { Verifier, VerifyOutcome } from './verifier.js';
+import type { VerifiedToken } from '../domain/verified-token.js';
+import { whenReady, type MaybePromise } from './maybe-promise.js';
 
 /** RFC 7662 §2.2 response. Inactive is exactly `{ active: false }`. */
 export type IntrospectionResponse =
@@ -52,33 +54,52 @@ export class Introspection {
     },
   ) {}
 
-  async introspect(token: string): Promise<IntrospectionResponse> {
-    const result = await this.check(token);
-    this.deps.onOutcome?.(result.active ? 'active' : 'inactive');
-    return result;
+  /** Synchronous for a cached PAT (no promise on the hot path); a promise when the store is asked. */
+  introspect(token: string): MaybePromise<IntrospectionResponse> {
+    return whenReady(this.check(token), (result) => {
+      this.deps.onOutcome?.(result.active ? 'active' : 'inactive');
+      return result;
+    });
   }
 
-  private async check(token: string): Promise<IntrospectionResponse> {
+  private check(token: string): MaybePromise<IntrospectionResponse> {
     // A JWT always has dots and a PAT never does. The verifier checks the PAT format itself, after
     // its cache, so a cached PAT costs no parse here.
-    if (!token.includes('.')) {
-      const outcome = await this.deps.verifier.verify(token);
-      if (!outcome.ok) return INACTIVE;
-      const { pat, user, grant } = outcome;
-      return {
-        active: true,
-        scope: grant.text,
-        username: user.username,
-        sub: user.id,
-        ...(pat.expiresAt !== null ? { exp: Math.floor(pat.expiresAt.getTime() / 1000) } : {}),
-        iat: Math.floor(pat.createdAt.getTime() / 1000),
-        token_type: 'Bearer',
-        ...(pat.audiences.length > 0 ? { aud: [...pat.audiences] } : {}),
-        iss: this.deps.issuer,
-        jti: pat.id,
-        ...(pat.allowedIps.length > 0 ? { kf_allowed_ips: [...pat.allowedIps] } : {}),
-      };
-    }
+    if (!token.includes('.')) return whenReady(this.deps.verifier.verify(token), (outcome) => this.describePat(outcome));
+    return this.checkJwt(token);
+  }
+
+  /**
+   * The answer for a verified PAT is the same for as long as the verification cache holds it (it
+   * names no time but the token's own), so it is built once per cached token: a WeakMap keyed by
+   * the cache's object, which goes when the entry is evicted or invalidated.
+   */
+  readonly #patAnswers = new WeakMap<VerifiedToken, IntrospectionResponse>();
+
+  private describePat(outcome: VerifyOutcome): IntrospectionResponse {
+    if (!outcome.ok) return INACTIVE;
+    let answer = this.#patAnswers.get(outcome);
+    if (answer === undefined) this.#patAnswers.set(outcome, (answer = this.patAnswer(outcome)));
+    return answer;
+  }
+
+  private patAnswer({ pat, user, grant }: VerifiedToken): IntrospectionResponse {
+    return Object.freeze({
+      active: true,
+      scope: grant.text,
+      username: user.username,
+      sub: user.id,
+      ...(pat.expiresAt !== null ? { exp: Math.floor(pat.expiresAt.getTime() / 1000) } : {}),
+      iat: Math.floor(pat.createdAt.getTime() / 1000),
+      token_type: 'Bearer',
+      ...(pat.audiences.length > 0 ? { aud: [...pat.audiences] } : {}),
+      iss: this.deps.issuer,
+      jti: pat.id,
+      ...(pat.allowedIps.length > 0 ? { kf_allowed_ips: [...pat.allowedIps] } : {}),
+    });
+  }
+
+  private async checkJwt(token: string): Promise<IntrospectionResponse> {
     if (!ExchangedTokens.looksLikeJwt(token)) return INACTIVE;
     const claims = await this.storeCall(() => this.deps.tokens.verify(token));
     if (!claims) return INACTIVE;

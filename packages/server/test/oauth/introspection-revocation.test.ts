@@ -107,6 +107,44 @@ for (const dialect of DIALECTS) {
       expect(missing.json().error).toBe('invalid_request');
     });
 
+    it('trusts a remembered Basic header only for its own client, and not once its secret is rotated or the client disabled', async () => {
+      const pat = await createToken(t, admin, { scopes: ['tokens:read'] });
+      const gateway = await createClient(t, admin, { name: 'remembered' });
+      const other = await createClient(t, admin, { name: 'other' });
+      expect((await introspect(pat.token, gateway)).json().active).toBe(true);
+      // The same header again (answered from the client cache), naming another client in the body.
+      const mismatch = await form(t, '/oauth/introspect', { token: pat.token, client_id: other.clientId }, basic(gateway));
+      expect(mismatch.statusCode).toBe(400);
+      expect(mismatch.json().error).toBe('invalid_request');
+      expect((await form(t, '/oauth/introspect', { token: pat.token, client_id: gateway.clientId }, basic(gateway))).statusCode).toBe(200);
+
+      const rotated = await t.app.inject({ method: 'POST', url: `/api/v1/admin/clients/${gateway.clientId}/secret`, headers: asSession(admin) });
+      expect(rotated.statusCode).toBe(201);
+      const stale = await introspect(pat.token, gateway);
+      expect(stale.statusCode).toBe(401);
+      expect(stale.json().error).toBe('invalid_client');
+      const renewed = { clientId: gateway.clientId, clientSecret: rotated.json().clientSecret as string };
+      expect((await introspect(pat.token, renewed)).json().active).toBe(true);
+
+      const disabled = await t.app.inject({ method: 'PATCH', url: `/api/v1/admin/clients/${gateway.clientId}`, headers: asSession(admin), payload: { disabled: true } });
+      expect(disabled.statusCode).toBe(200);
+      expect((await introspect(pat.token, renewed)).statusCode).toBe(401);
+    });
+
+    it('answers for the token as it is now: scope follows its owner’s role, and a revoked token is inactive at once', async () => {
+      const carol = await createUser(t, admin, 'carol-introspected', 'admin');
+      const pat = await createToken(t, carol, { scopes: ['tokens:read', 'admin:read'] });
+      const first = await introspect(pat.token);
+      expect(first.json().scope).toBe('tokens:read admin:read');
+      // Asked twice: the second answer comes from the cached token and is the same text.
+      expect((await introspect(pat.token)).body).toBe(first.body);
+      const demoted = await t.app.inject({ method: 'PATCH', url: `/api/v1/admin/users/${carol.userId}`, headers: asSession(admin), payload: { role: 'user' } });
+      expect(demoted.statusCode).toBe(200);
+      expect((await introspect(pat.token)).json().scope).toBe('tokens:read');
+      expect((await revoke(pat.token)).statusCode).toBe(200);
+      expect((await introspect(pat.token)).json()).toEqual({ active: false });
+    });
+
     it('revokes a PAT by value for any authenticated client (D3): 200, audited, and its JWTs die with it', async () => {
       const pat = await createToken(t, admin, { scopes: ['tokens:read'] });
       const jwt = await exchange(pat.token);

@@ -5,9 +5,10 @@ import { OAuthError } from '../../../errors/oauth-error.js';
 import { isStoreUnavailableError } from '../../../errors/store-errors.js';
 import type { OAuthClient } from '../../../domain/models.js';
 import type { ClientService } from '../../../services/client-service.js';
-import type { Introspection } from '../../../services/introspection.js';
+import type { Introspection, IntrospectionResponse } from '../../../services/introspection.js';
 import { single, type OAuthParams, type TokenExchange } from '../../../services/token-exchange.js';
 import { clientIp } from '../../plugins/authenticate.js';
+import { whenReady, type MaybePromise } from '../../../services/maybe-promise.js';
 import { REALM } from '../../challenge.js';
 import { addressSubject } from '../../../domain/rate-limits.js';
 import { rateLimited, type RateLimiter } from '../../../services/rate-limiter.js';
@@ -21,6 +22,19 @@ export interface OAuthDeps {
 }
 
 const OAUTH_BODY_LIMIT = 16 * 1024;
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * The JSON text of an introspection answer. The service hands back one answer object per cached
+ * token (and one for every inactive answer), so the text is written once per object, not per
+ * request; a WeakMap lets it go with the answer.
+ */
+const introspectionBodies = new WeakMap<IntrospectionResponse, string>();
+function introspectionBody(answer: IntrospectionResponse): string {
+  let body = introspectionBodies.get(answer);
+  if (body === undefined) introspectionBodies.set(answer, (body = JSON.stringify(answer)));
+  return body;
+}
 
 function noStore(reply: FastifyReply): void {
   reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
@@ -63,30 +77,43 @@ function decodeFormComponent(value: string): string {
 /**
  * Client authentication by client_secret_basic or client_secret_post (RFC 6749 §2.3.1), exactly
  * one of them. Failure is invalid_client (401), with a Basic challenge when the header was used.
+ * Synchronous when the client is in the authentication cache.
  */
-async function authenticateClient(request: FastifyRequest, params: OAuthParams, deps: OAuthDeps): Promise<OAuthClient> {
+function authenticateClient(request: FastifyRequest, params: OAuthParams, deps: OAuthDeps): MaybePromise<OAuthClient> {
+  let found: MaybePromise<OAuthClient>;
   try {
-    return await checkClientCredentials(request, params, deps.clients);
+    found = checkClientCredentials(request, params, deps.clients);
   } catch (error) {
-    if (error instanceof OAuthError && error.error === 'invalid_client') {
-      const limited = await deps.limiter.recordFailure('authFailures', addressSubject(clientIp(request)));
-      if (limited) throw limited;
-    }
-    throw error;
+    return refuseClient(request, error, deps);
   }
+  return found instanceof Promise ? found.catch((error: unknown) => refuseClient(request, error, deps)) : found;
 }
 
-async function checkClientCredentials(request: FastifyRequest, params: OAuthParams, clients: ClientService): Promise<OAuthClient> {
+/** A failed client authentication counts against the caller's address. */
+async function refuseClient(request: FastifyRequest, error: unknown, deps: OAuthDeps): Promise<never> {
+  if (error instanceof OAuthError && error.error === 'invalid_client') {
+    const limited = await deps.limiter.recordFailure('authFailures', addressSubject(clientIp(request)));
+    if (limited) throw limited;
+  }
+  throw error;
+}
+
+function checkClientCredentials(request: FastifyRequest, params: OAuthParams, clients: ClientService): MaybePromise<OAuthClient> {
   const header = request.headers.authorization;
   const bodyId = single(params, 'client_id');
   const bodySecret = single(params, 'client_secret');
   let id: string | undefined;
   let secret: string | undefined;
   let viaBasic = false;
+  let credential: string | undefined;
   if (header !== undefined) {
     const match = /^Basic\s+([A-Za-z0-9+/=._~-]+)\s*$/i.exec(header);
     if (!match) throw new OAuthError('invalid_client', 'client authentication must use HTTP Basic or client_secret_post', { headers: { 'www-authenticate': `Basic realm="${REALM}"` } });
     if (bodySecret !== undefined) throw new OAuthError('invalid_request', 'use one client authentication method, not two');
+    // The header as sent names the client once it has authenticated: no decoding on a cache hit.
+    credential = `Basic ${match[1]!}`;
+    const cached = clients.cached(credential);
+    if (cached !== undefined && (bodyId === undefined || bodyId === cached.id)) return cached;
     const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     try {
@@ -103,9 +130,10 @@ async function checkClientCredentials(request: FastifyRequest, params: OAuthPara
   }
   const challenge = viaBasic ? { headers: { 'www-authenticate': `Basic realm="${REALM}"` } } : {};
   if (!id || !secret) throw new OAuthError('invalid_client', 'client authentication is required', challenge);
-  const client = await clients.authenticate(id, secret);
-  if (!client) throw new OAuthError('invalid_client', 'client authentication failed', challenge);
-  return client;
+  return whenReady(clients.authenticate(id, secret, credential), (client) => {
+    if (!client) throw new OAuthError('invalid_client', 'client authentication failed', challenge);
+    return client;
+  });
 }
 
 export async function oauthRoutes(app: FastifyInstance, deps: OAuthDeps): Promise<void> {
@@ -127,16 +155,21 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthDeps): Promis
     return result;
   });
 
-  app.post('/oauth/introspect', hidden, async (request, reply) => {
+  // Not an async function: with the client and the token both cached, the answer is sent without
+  // a promise (Fastify sends a plain return value at once and awaits a promise).
+  app.post('/oauth/introspect', hidden, (request, reply) => {
     const params = formParams(request);
-    const client = await authenticateClient(request, params, deps);
-    if (!client.canIntrospect) throw new OAuthError('unauthorized_client', 'this client may not use introspection');
-    const token = single(params, 'token');
-    if (!token) throw new OAuthError('invalid_request', 'token is required');
-    single(params, 'token_type_hint');
-    const result = await deps.introspection.introspect(token);
-    noStore(reply);
-    return result;
+    return whenReady(authenticateClient(request, params, deps), (client) => {
+      if (!client.canIntrospect) throw new OAuthError('unauthorized_client', 'this client may not use introspection');
+      const token = single(params, 'token');
+      if (!token) throw new OAuthError('invalid_request', 'token is required');
+      single(params, 'token_type_hint');
+      return whenReady(deps.introspection.introspect(token), (result) => {
+        noStore(reply);
+        reply.type(JSON_TYPE);
+        return introspectionBody(result);
+      });
+    });
   });
 
   app.post('/oauth/revoke', hidden, async (request, reply) => {
