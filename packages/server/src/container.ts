@@ -97,7 +97,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const previousKeys = config.previousSecret ? deriveKeys(config.previousSecret) : undefined;
   const hasher = new TokenHasher(keys, previousKeys);
 
-  const { db, reader, poolStats } = options.db ? { db: options.db, reader: undefined, poolStats: undefined } : createDatabase(config.database);
+  const { db, reader, writer, poolStats } = options.db ? { db: options.db, reader: undefined, writer: undefined, poolStats: undefined } : createDatabase(config.database);
   try {
     if (config.database.kind === 'postgres') await assertDurablePostgres(db);
     await migrateToLatest(db);
@@ -105,7 +105,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     await db.destroy().catch(() => {});
     throw error;
   }
-  const store = new Store(db, config.database.kind, reader);
+  const store = new Store(db, config.database.kind, reader, writer);
   const metrics = new Metrics();
   const usage = new UsageRecorder({
     store, flushIntervalMs: config.usageFlushIntervalMs, retentionMs: config.usageRetentionDays * 86_400_000, now: () => clock.now(),

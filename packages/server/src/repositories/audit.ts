@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { RowWriter } from '../db/connect.js';
 import type { DB } from '../db/types.js';
 import type { AuditEvent } from '../domain/models.js';
 import type { Cursor } from '../domain/cursor.js';
@@ -13,33 +14,47 @@ export interface AuditFilter {
   readonly until?: number | undefined;
 }
 
+const AUDIT_COLUMNS = ['id', 'created_at', 'action', 'actor_user_id', 'actor_token_id', 'target_type', 'target_id', 'ip', 'user_agent', 'details'] as const;
+const INSERT_ONE = `INSERT INTO audit_events (${AUDIT_COLUMNS.join(', ')}) VALUES (${AUDIT_COLUMNS.map(() => '?').join(', ')})`;
+
+function auditRow(event: AuditEvent) {
+  return {
+    id: event.id,
+    created_at: event.createdAt.getTime(),
+    action: event.action,
+    actor_user_id: event.actorUserId,
+    actor_token_id: event.actorTokenId,
+    target_type: event.targetType,
+    target_id: event.targetId,
+    ip: event.ip,
+    user_agent: event.userAgent?.slice(0, 512) ?? null,
+    details: encodeJson(event.details),
+  } satisfies Record<(typeof AUDIT_COLUMNS)[number], unknown>;
+}
+
 export class AuditRepository {
-  constructor(private readonly db: Kysely<DB>) {}
+  constructor(
+    private readonly db: Kysely<DB>,
+    /** SQLite outside a transaction: the batch written by one prepared statement. */
+    private readonly writer?: () => RowWriter | undefined,
+  ) {}
 
   async insert(event: AuditEvent): Promise<void> {
     await this.insertMany([event]);
   }
 
-  /** One statement for many events (a group commit of standalone events). */
+  /** Many events at once, all or none (a group commit of standalone events). */
   async insertMany(events: readonly AuditEvent[]): Promise<void> {
     if (events.length === 0) return;
-    await this.db
-      .insertInto('audit_events')
-      .values(
-        events.map((event) => ({
-          id: event.id,
-          created_at: event.createdAt.getTime(),
-          action: event.action,
-          actor_user_id: event.actorUserId,
-          actor_token_id: event.actorTokenId,
-          target_type: event.targetType,
-          target_id: event.targetId,
-          ip: event.ip,
-          user_agent: event.userAgent?.slice(0, 512) ?? null,
-          details: encodeJson(event.details),
-        })),
-      )
-      .execute();
+    const writer = this.writer?.();
+    if (writer !== undefined) {
+      writer.runEach(INSERT_ONE, events.map((event) => {
+        const row = auditRow(event);
+        return AUDIT_COLUMNS.map((column) => row[column]);
+      }));
+      return;
+    }
+    await this.db.insertInto('audit_events').values(events.map(auditRow)).execute();
   }
 
   async list(filter: AuditFilter, cursor: Cursor | undefined, limit: number): Promise<AuditEvent[]> {

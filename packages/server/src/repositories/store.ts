@@ -1,4 +1,4 @@
-import type { RowReader } from '../db/connect.js';
+import type { RowReader, RowWriter } from '../db/connect.js';
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/types.js';
 import { AuditRepository } from './audit.js';
@@ -38,14 +38,19 @@ export interface Repositories {
   readonly usageReports: UsageReportsRepository;
 }
 
-function repositoriesOn(db: Kysely<DB>, dialect: 'sqlite' | 'postgres', reader?: () => RowReader | undefined): Repositories {
+interface Direct {
+  readonly reader?: (() => RowReader | undefined) | undefined;
+  readonly writer?: (() => RowWriter | undefined) | undefined;
+}
+
+function repositoriesOn(db: Kysely<DB>, dialect: 'sqlite' | 'postgres', { reader, writer }: Direct = {}): Repositories {
   return {
     users: new UsersRepository(db),
     sessions: new SessionsRepository(db),
     pats: new PatsRepository(db, dialect, reader),
     scopes: new ScopesRepository(db),
     settings: new SettingsRepository(db),
-    audit: new AuditRepository(db),
+    audit: new AuditRepository(db, writer),
     clients: new ClientsRepository(db),
     signingKeys: new SigningKeysRepository(db),
     revokedJwts: new RevokedJwtsRepository(db),
@@ -78,8 +83,11 @@ export class Store {
      * Kysely's lock would see uncommitted rows, so the repositories fall back to Kysely, which waits.
      */
     reader?: RowReader,
+    /** SQLite's batch writer, used on the same terms as the reader. */
+    writer?: RowWriter,
   ) {
-    this.repos = repositoriesOn(db, dialect, reader && (() => (dialect === 'sqlite' && this.#openTransactions > 0 ? undefined : reader)));
+    const outsideTransactions = <T>(direct: T) => () => (dialect === 'sqlite' && this.#openTransactions > 0 ? undefined : direct);
+    this.repos = repositoriesOn(db, dialect, { reader: reader && outsideTransactions(reader), writer: writer && outsideTransactions(writer) });
   }
 
   async transaction<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {

@@ -50,7 +50,8 @@ export class AuditBatcher {
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, MAX_BATCH);
       try {
-        await this.store.transaction((repos) => repos.audit.insertMany(batch.map((w) => w.event)));
+        // One statement, or on SQLite one transaction of its own: all of the batch or none of it.
+        await this.store.repos.audit.insertMany(batch.map((w) => w.event));
         this.#lastCommitAt = performance.now();
         for (const w of batch) w.resolve();
       } catch (error) {
