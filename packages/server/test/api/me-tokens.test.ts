@@ -207,7 +207,10 @@ for (const dialect of DIALECTS) {
           const old = await createToken(t, alice);
           const res = await t.app.inject({ method: 'POST', url: `/api/v1/me/tokens/${old.id}/rotate`, headers: asSession(alice) });
           expect(res.statusCode).toBe(201);
-          expect((await t.app.inject({ method: 'GET', url: '/api/v1/tokens/self', headers: bearer(old.token) })).statusCode).toBe(200);
+          const inGrace = await t.app.inject({ method: 'GET', url: '/api/v1/tokens/self', headers: bearer(old.token) });
+          expect(inGrace.statusCode).toBe(200);
+          // Still usable, so described as active: the revocation is not in force yet.
+          expect(inGrace.json()).toMatchObject({ id: old.id, status: 'active', revokedAt: null });
           t.clock.advance(61_000);
           expect((await t.app.inject({ method: 'GET', url: '/api/v1/tokens/self', headers: bearer(old.token) })).statusCode).toBe(401);
           expect((await t.app.inject({ method: 'GET', url: '/api/v1/tokens/self', headers: bearer(res.json().token) })).statusCode).toBe(200);
@@ -243,6 +246,18 @@ for (const dialect of DIALECTS) {
         expect(await t.container.store.repos.pats.usageByDay(a.id)).toEqual([{ day: new Date(t.clock.now()).toISOString().slice(0, 10), count: 3 }]);
         const session = await t.app.inject({ method: 'GET', url: '/api/v1/tokens/self', headers: asSession(alice) });
         expect(session.statusCode).toBe(401);
+      });
+
+      it('GET /tokens/self answers what its owner reads, field for field, also when the cache answers it again', async () => {
+        const a = await createToken(t, alice, { name: 'self-twice', scopes: ['tokens:read'], audiences: ['https://api.example.com'], allowedIps: ['198.51.100.0/24'] });
+        const read = await t.app.inject({ method: 'GET', url: `/api/v1/me/tokens/${a.id}`, headers: asSession(alice) });
+        const first = await t.app.inject({ method: 'GET', url: '/api/v1/tokens/self', headers: bearer(a.token), remoteAddress: '198.51.100.7' });
+        expect(first.statusCode).toBe(200);
+        expect(first.headers['content-type']).toBe('application/json; charset=utf-8');
+        expect(first.headers['cache-control']).toBe('no-store');
+        expect(first.json()).toEqual(read.json());
+        const second = await t.app.inject({ method: 'GET', url: '/api/v1/tokens/self', headers: bearer(a.token), remoteAddress: '198.51.100.8' });
+        expect(second.body).toBe(first.body);
       });
 
       it('enforces the IP allow-list', async () => {

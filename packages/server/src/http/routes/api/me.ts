@@ -6,6 +6,8 @@ import { KeyfobError } from '../../../errors/keyfob-error.js';
 import { actorOf } from '../../../services/principal.js';
 import { presentAuditEvent, presentPat, presentUser } from '../../presenters.js';
 import { optionalBody } from '../../plugins/validation.js';
+import { JSON_CONTENT_TYPE, JsonTextMemo } from '../../json-text.js';
+import type { PatView } from '../../../domain/verified-token.js';
 import { IdParams, NoContent, errorResponses, paginate } from './common.js';
 import type { ApiDeps } from './deps.js';
 
@@ -22,6 +24,7 @@ const byCreated = (p: { createdAt: Date; id: string }) => ({ at: p.createdAt.get
 
 export function meRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
+  const selfBodies = new JsonTextMemo<PatView>();
   const now = () => deps.clock.now();
   const tags = ['me'];
 
@@ -114,13 +117,17 @@ export function meRoutes(app: FastifyInstance, deps: ApiDeps): void {
     async (request) => deps.pats.addresses(await deps.pats.get(request.params.id, request.principal.user.id)),
   );
 
-  api.get(
+  // On the untyped instance: the answer is sent as JSON text, which the typed reply would refuse.
+  app.get(
     '/tokens/self',
     { onRequest: deps.auth({ bearerOnly: true }), schema: { tags: ['tokens'], summary: 'The presented token’s own details', response: { 200: Pat, ...errorResponses } } },
-    async (request) => {
+    // Not async, and the text written once per cached token: the token was verified just now, so
+    // its description (status active, no revocation in force) is the same on every request the
+    // cache answers for it. Serialized through the route's schema, like any other answer.
+    (request, reply) => {
       const pat = request.principal.pat;
       if (!pat) throw new KeyfobError('invalid_request', 'this route describes the presented bearer token');
-      return presentPat(pat, now());
+      void reply.type(JSON_CONTENT_TYPE).send(selfBodies.text(pat, (view) => reply.serialize(presentPat(view, now())) as string));
     },
   );
 }

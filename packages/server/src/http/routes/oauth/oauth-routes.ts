@@ -10,6 +10,7 @@ import { single, type OAuthParams, type TokenExchange } from '../../../services/
 import { clientIp } from '../../plugins/authenticate.js';
 import { whenReady, type MaybePromise } from '../../../services/maybe-promise.js';
 import { REALM } from '../../challenge.js';
+import { JSON_CONTENT_TYPE, JsonTextMemo } from '../../json-text.js';
 import { addressSubject } from '../../../domain/rate-limits.js';
 import { rateLimited, type RateLimiter } from '../../../services/rate-limiter.js';
 
@@ -22,19 +23,11 @@ export interface OAuthDeps {
 }
 
 const OAUTH_BODY_LIMIT = 16 * 1024;
-const JSON_TYPE = 'application/json; charset=utf-8';
-
 /**
- * The JSON text of an introspection answer. The service hands back one answer object per cached
- * token (and one for every inactive answer), so the text is written once per object, not per
- * request; a WeakMap lets it go with the answer.
+ * The service hands back one answer object per cached token (and one for every inactive answer),
+ * so its JSON text is written once per object, not per request.
  */
-const introspectionBodies = new WeakMap<IntrospectionResponse, string>();
-function introspectionBody(answer: IntrospectionResponse): string {
-  let body = introspectionBodies.get(answer);
-  if (body === undefined) introspectionBodies.set(answer, (body = JSON.stringify(answer)));
-  return body;
-}
+const introspectionBodies = new JsonTextMemo<IntrospectionResponse>();
 
 function noStore(reply: FastifyReply): void {
   reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
@@ -166,8 +159,8 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthDeps): Promis
       single(params, 'token_type_hint');
       return whenReady(deps.introspection.introspect(token), (result) => {
         noStore(reply);
-        reply.type(JSON_TYPE);
-        return introspectionBody(result);
+        reply.type(JSON_CONTENT_TYPE);
+        return introspectionBodies.text(result, JSON.stringify);
       });
     });
   });
