@@ -1,7 +1,8 @@
-import { signCompactJws } from '../crypto/jws.js';
+import { encodeProtectedHeader, signWithEncodedHeader } from '../crypto/jws.js';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import type { Clock } from './clock.js';
-import type { SigningKeyService } from './signing-key-service.js';
+import { whenReady, type MaybePromise } from './maybe-promise.js';
+import type { Signer, SigningKeyService } from './signing-key-service.js';
 
 /** The private claim that names the PAT an exchanged token was minted from. */
 export const PAT_ID_CLAIM = 'kf_pat_id';
@@ -36,12 +37,29 @@ export interface MintClaims {
 export class ExchangedTokens {
   constructor(private readonly deps: { keys: SigningKeyService; clock: Clock; issuer: string }) {}
 
-  async mint(claims: MintClaims): Promise<string> {
-    const signer = await this.deps.keys.signer();
-    const { exp, ...rest } = claims;
-    const payload = { ...rest, iss: this.deps.issuer, iat: Math.floor(this.deps.clock.now() / 1000), exp };
-    return signCompactJws({ kid: signer.kid, typ: 'at+jwt' }, payload, signer.alg, signer.key);
+  /** Synchronous while the signing key is cached. */
+  mint(claims: MintClaims): MaybePromise<string> {
+    return whenReady(this.deps.keys.signer(), (signer) => {
+      let header = this.#headers.get(signer);
+      if (header === undefined) this.#headers.set(signer, (header = encodeProtectedHeader({ kid: signer.kid, typ: 'at+jwt' }, signer.alg)));
+      // Spelled out rather than spread: this runs on every exchange.
+      const payload = {
+        sub: claims.sub,
+        aud: claims.aud,
+        jti: claims.jti,
+        client_id: claims.client_id,
+        scope: claims.scope,
+        [PAT_ID_CLAIM]: claims[PAT_ID_CLAIM],
+        iss: this.deps.issuer,
+        iat: Math.floor(this.deps.clock.now() / 1000),
+        exp: claims.exp,
+      };
+      return signWithEncodedHeader(header, payload, signer.alg, signer.key);
+    });
   }
+
+  /** The encoded protected header of each signer (kept while the signer is). */
+  readonly #headers = new WeakMap<Signer, string>();
 
   /** Looks like a JWT at all (three dot-separated parts with a JSON header). */
   static looksLikeJwt(token: string): boolean {

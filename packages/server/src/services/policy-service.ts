@@ -1,4 +1,5 @@
 import type { PolicyUpdate } from '@keyfob/protocol';
+import type { MaybePromise } from './maybe-promise.js';
 import { isFresh } from '../cache/freshness.js';
 import type { Invalidation, InvalidationBus } from '../cache/invalidation-bus.js';
 import { DEFAULT_POLICY, mergePolicy, type Policy } from '../domain/policy.js';
@@ -35,12 +36,16 @@ export class PolicyService {
    * The policy for a hot path (token exchange): from memory for a short TTL while the
    * invalidation bus is trusted, dropped on every policy change here or on any instance.
    */
-  async current(): Promise<Policy> {
+  current(): MaybePromise<Policy> {
     const ttl = this.deps.cacheTtlMs ?? 0;
     const now = this.deps.clock.now();
     const trusted = ttl > 0 && this.deps.bus?.trusted() === true;
     const cached = this.#cached;
     if (trusted && cached !== undefined && cached.epoch === this.#epoch && isFresh(cached.at, now, ttl)) return cached.policy;
+    return this.#load(trusted, now);
+  }
+
+  async #load(trusted: boolean, now: number): Promise<Policy> {
     const epoch = this.#epoch;
     const policy = await this.get();
     if (trusted && epoch === this.#epoch) this.#cached = { policy, at: now, epoch };

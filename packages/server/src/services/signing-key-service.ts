@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { MaybePromise } from './maybe-promise.js';
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { exportJWK, exportPKCS8, generateKeyPair, type JWK } from 'jose';
 import type { JwsAlgorithm } from '../crypto/jws.js';
@@ -91,9 +92,13 @@ export class SigningKeyService {
    * The active key, cached briefly per instance. After a rotation elsewhere this instance may
    * sign with the just-retired key for a few seconds, which verifiers still accept.
    */
-  async signer(): Promise<Signer> {
+  signer(): MaybePromise<Signer> {
     const now = this.deps.clock.now();
     if (this.#signer && now - this.#signer.loadedAt < SIGNER_CACHE_MS && now >= this.#signer.loadedAt) return this.#signer.value;
+    return this.#loadSigner(now);
+  }
+
+  async #loadSigner(now: number): Promise<Signer> {
     let active = (await this.list()).find((k) => k.status === 'active');
     if (!active) {
       await this.ensureKeys();

@@ -88,7 +88,10 @@ export class TokenExchange {
     if (single(params, 'actor_token') !== undefined) throw new OAuthError('invalid_request', 'delegation (actor_token) is not supported');
 
     const audience = this.resolveAudience(client, params);
-    const outcome = await this.deps.verifier.verify(subjectToken, { audience, ip });
+    // Values that are already here are not awaited: each await is a turn of the microtask queue,
+    // and the cached token, policy and signing key make three of them on every exchange.
+    const verified = this.deps.verifier.verify(subjectToken, { audience, ip });
+    const outcome = verified instanceof Promise ? await verified : verified;
     if (!outcome.ok) {
       if (outcome.reason === 'audience_mismatch') throw new OAuthError('invalid_target', 'the subject token may not be used for this resource');
       throw new OAuthError('invalid_request', 'subject_token is invalid, expired or revoked');
@@ -99,13 +102,15 @@ export class TokenExchange {
 
     const now = this.deps.clock.now();
     const nowSeconds = Math.floor(now / 1000);
-    const policy = await this.deps.policy.current();
+    const current = this.deps.policy.current();
+    const policy = current instanceof Promise ? await current : current;
     let exp = nowSeconds + policy.exchangedTokenTtlSeconds;
     if (pat.expiresAt !== null) exp = Math.min(exp, Math.floor(pat.expiresAt.getTime() / 1000));
     if (exp <= nowSeconds) throw new OAuthError('invalid_request', 'subject_token expires too soon to exchange');
 
     const jti = newId(now);
-    const accessToken = await this.deps.tokens.mint({ sub: user.id, aud: audience, exp, jti, client_id: client.id, scope: scope.join(' '), [PAT_ID_CLAIM]: pat.id });
+    const minted = this.deps.tokens.mint({ sub: user.id, aud: audience, exp, jti, client_id: client.id, scope: scope.join(' '), [PAT_ID_CLAIM]: pat.id });
+    const accessToken = minted instanceof Promise ? await minted : minted;
     await this.deps.audit.append({ userId: user.id, tokenId: pat.id, ip, userAgent }, {
       action: 'token.exchanged',
       targetType: 'token',

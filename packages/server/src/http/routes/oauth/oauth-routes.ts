@@ -140,12 +140,13 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthDeps): Promis
   const hidden = { schema: { hide: true }, bodyLimit: OAUTH_BODY_LIMIT } as const;
   const meta = (request: FastifyRequest) => ({ ip: clientIp(request), userAgent: request.headers['user-agent'] ?? null });
 
-  app.post('/oauth/token', hidden, async (request, reply) => {
+  app.post('/oauth/token', hidden, (request, reply) => {
     const params = formParams(request);
-    const client = await authenticateClient(request, params, deps);
-    const result = await deps.exchange.exchange(client, params, clientIp(request), meta(request).userAgent);
-    noStore(reply);
-    return result;
+    return whenReady(authenticateClient(request, params, deps), async (client) => {
+      const result = await deps.exchange.exchange(client, params, clientIp(request), meta(request).userAgent);
+      noStore(reply);
+      return result;
+    });
   });
 
   // Not an async function: with the client and the token both cached, the answer is sent without
