@@ -163,10 +163,10 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const signingKeys = new SigningKeyService({ store, clock, sealedBox, alg: config.jwtAlg, jwksMaxAgeSeconds: config.jwksMaxAgeSeconds });
   const exchangedTokens = new ExchangedTokens({ keys: signingKeys, clock, issuer: config.baseUrl });
   const clients = new ClientService({ store, clock, hasher, scopes, bus, cache: clientCache });
-  const exchange = new TokenExchange({ store, clock, verifier, policy, limiter, tokens: exchangedTokens, audit: new AuditBatcher(store), onOutcome: (outcome) => metrics.exchanges.inc({ outcome }) });
+  const exchange = new TokenExchange({ store, clock, verifier, policy, limiter, tokens: exchangedTokens, audit: new AuditBatcher(store), onOutcome: (outcome) => metrics.exchanges.inc(outcome) });
   const introspection = new Introspection({
     store, clock, verifier, pats, tokens: exchangedTokens, issuer: config.baseUrl, acceptedPrefixes: config.acceptedPrefixes,
-    onOutcome: (outcome) => metrics.introspections.inc({ outcome }),
+    onOutcome: (outcome) => metrics.introspections.inc(outcome),
   });
 
   const leaks = new LeakResponse({ verifier, pats, acceptedPrefixes: config.acceptedPrefixes });

@@ -21,6 +21,15 @@ function countersFrom(registry: Registry, name: string, help: string, label: str
   });
 }
 
+/** Counts by label value, bumped on a hot path as a plain increment (a labelled prom-client counter hashes its labels on every update). */
+export class PlainCounts {
+  readonly counts: Record<string, number> = {};
+
+  inc(value: string): void {
+    this.counts[value] = (this.counts[value] ?? 0) + 1;
+  }
+}
+
 /** Prometheus metrics of one keyfob instance, on a registry of its own (no global state). */
 export class Metrics {
   readonly registry = new Registry();
@@ -29,12 +38,8 @@ export class Metrics {
   /** Verifications that read the store (cache misses and bypasses); hits are counted, not timed. */
   readonly verificationDuration = new PlainHistogram([0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1]);
 
-  readonly exchanges = new Counter({
-    name: 'keyfob_oauth_token_exchanges_total',
-    help: 'RFC 8693 token exchanges by outcome (ok or the OAuth error code)',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
+  /** RFC 8693 token exchanges by outcome: plain counts on the request path, read at scrape. */
+  readonly exchanges = new PlainCounts();
   readonly webhookAttempts = new Counter({
     name: 'keyfob_webhook_delivery_attempts_total',
     help: 'Webhook delivery attempts by outcome (succeeded or failed)',
@@ -47,12 +52,8 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
-  readonly introspections = new Counter({
-    name: 'keyfob_oauth_introspections_total',
-    help: 'RFC 7662 introspections by result (active, inactive)',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
+  /** RFC 7662 introspections by result: plain counts, read at scrape. */
+  readonly introspections = new PlainCounts();
 
   readonly listenerUp = new Gauge({
     name: 'keyfob_invalidation_listener_up',
@@ -110,6 +111,8 @@ export class Metrics {
    * counters (the hot path never touches a labelled metric).
    */
   observeVerifications(stats: VerificationStats): void {
+    countersFrom(this.registry, 'keyfob_oauth_token_exchanges_total', 'RFC 8693 token exchanges by outcome (ok or the OAuth error code)', 'outcome', () => this.exchanges.counts);
+    countersFrom(this.registry, 'keyfob_oauth_introspections_total', 'RFC 7662 introspections by result (active, inactive)', 'outcome', () => this.introspections.counts);
     countersFrom(this.registry, 'keyfob_token_verifications_total', 'Token verifications by outcome (ok or the failure reason)', 'outcome', () => stats.outcomes);
     countersFrom(this.registry, 'keyfob_verify_cache_lookups_total', 'Verification cache lookups: hit, miss, or bypass (cache off or invalidation listener not trusted)', 'result', () => stats.cache);
   }
