@@ -74,6 +74,9 @@ export function createDatabase(config: DatabaseConfig): Database {
       reader: { values: async (sql, params) => statements.prepareRaw(sql).get(...params) as unknown[] | undefined },
       writer: {
         runEach(sql, rows) {
+          // better-sqlite3 would nest into an open transaction (a SAVEPOINT) and the rows would
+          // commit or roll back with it: refuse instead (Store withholds the writer meanwhile).
+          if (database.inTransaction) throw new Error('RowWriter used while a transaction is open on the connection');
           const statement = statements.prepare(sql);
           database.transaction(() => {
             for (const row of rows) statement.run(...row);

@@ -23,7 +23,7 @@ function countersFrom(registry: Registry, name: string, help: string, label: str
 
 /** Counts by label value, bumped on a hot path as a plain increment (a labelled prom-client counter hashes its labels on every update). */
 export class PlainCounts {
-  readonly counts: Record<string, number> = {};
+  readonly counts: Record<string, number> = Object.create(null) as Record<string, number>;
 
   inc(value: string): void {
     this.counts[value] = (this.counts[value] ?? 0) + 1;

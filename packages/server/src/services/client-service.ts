@@ -126,6 +126,11 @@ export class ClientService {
    * The client for these credentials, or undefined when unknown, wrong or disabled. A recent
    * success is answered from the cache (while the invalidation bus is trusted); failures never are.
    */
+  /**
+   * `credential` names the cache entry: what the caller was presented and took `clientId` and
+   * `secret` from, and nothing else (an HTTP Basic value); by default the pair itself. A success
+   * is remembered under it, so `cached(credential)` answers for the same presentation later.
+   */
   authenticate(clientId: string, secret: string, credential = `${clientId}\u0000${secret}`): MaybePromise<OAuthClient | undefined> {
     const cache = this.deps.bus.trusted() ? this.deps.cache : undefined;
     const key = cache === undefined ? '' : credentialKey(credential);

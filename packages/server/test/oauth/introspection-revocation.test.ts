@@ -131,6 +131,19 @@ for (const dialect of DIALECTS) {
       expect((await introspect(pat.token, renewed)).statusCode).toBe(401);
     });
 
+    it('accepts any spelling of a Basic header base64 allows, and remembers only the canonical one', async () => {
+      const pat = await createToken(t, admin, { scopes: ['tokens:read'] });
+      const spelled = await createClient(t, admin, { name: 'spelled' });
+      const canonical = basic(spelled).authorization!.slice('Basic '.length);
+      const other = canonical.endsWith('=') ? canonical.replace(/=+$/, '') : `${canonical}==`;
+      const res = await form(t, '/oauth/introspect', { token: pat.token }, { authorization: `Basic ${other}` });
+      expect(res.statusCode).toBe(200);
+      expect(res.json().active).toBe(true);
+      expect(t.container.clients.cached(`Basic ${other}`)).toBeUndefined();
+      expect((await introspect(pat.token, spelled)).statusCode).toBe(200);
+      expect(t.container.clients.cached(`Basic ${canonical}`)?.id).toBe(spelled.clientId);
+    });
+
     it('answers for the token as it is now: scope follows its owner’s role, and a revoked token is inactive at once', async () => {
       const carol = await createUser(t, admin, 'carol-introspected', 'admin');
       const pat = await createToken(t, carol, { scopes: ['tokens:read', 'admin:read'] });

@@ -104,10 +104,13 @@ function checkClientCredentials(request: FastifyRequest, params: OAuthParams, cl
     if (!match) throw new OAuthError('invalid_client', 'client authentication must use HTTP Basic or client_secret_post', { headers: { 'www-authenticate': `Basic realm="${REALM}"` } });
     if (bodySecret !== undefined) throw new OAuthError('invalid_request', 'use one client authentication method, not two');
     // The header as sent names the client once it has authenticated: no decoding on a cache hit.
-    credential = `Basic ${match[1]!}`;
-    const cached = clients.cached(credential);
+    const cached = clients.cached(`Basic ${match[1]!}`);
     if (cached !== undefined && (bodyId === undefined || bodyId === cached.id)) return cached;
-    const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+    const raw = Buffer.from(match[1]!, 'base64');
+    const decoded = raw.toString('utf8');
+    // Only the canonical spelling is remembered: the decoder is lenient (padding, URL-safe
+    // letters), and every other spelling of one secret would take a cache slot of its own.
+    if (raw.toString('base64') === match[1]) credential = `Basic ${match[1]!}`;
     const colon = decoded.indexOf(':');
     try {
       id = colon === -1 ? undefined : decodeFormComponent(decoded.slice(0, colon));
