@@ -76,6 +76,8 @@ export class Metrics {
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'keyfob_' });
     this.http.register(this.registry, { requests: 'keyfob_http_requests_total', duration: 'keyfob_http_request_duration_seconds' });
+    countersFrom(this.registry, 'keyfob_oauth_token_exchanges_total', 'RFC 8693 token exchanges by outcome (ok or the OAuth error code)', 'outcome', () => this.exchanges.counts);
+    countersFrom(this.registry, 'keyfob_oauth_introspections_total', 'RFC 7662 introspections by result (active, inactive)', 'outcome', () => this.introspections.counts);
     const verifyName = 'keyfob_token_verification_duration_seconds';
     registerCollected(this.registry, verifyName, 'Latency of token verifications that read the store (cache misses and bypasses; hits are counted, not timed)', 'histogram', () =>
       this.verificationDuration.samples(verifyName, {}),
@@ -111,8 +113,6 @@ export class Metrics {
    * counters (the hot path never touches a labelled metric).
    */
   observeVerifications(stats: VerificationStats): void {
-    countersFrom(this.registry, 'keyfob_oauth_token_exchanges_total', 'RFC 8693 token exchanges by outcome (ok or the OAuth error code)', 'outcome', () => this.exchanges.counts);
-    countersFrom(this.registry, 'keyfob_oauth_introspections_total', 'RFC 7662 introspections by result (active, inactive)', 'outcome', () => this.introspections.counts);
     countersFrom(this.registry, 'keyfob_token_verifications_total', 'Token verifications by outcome (ok or the failure reason)', 'outcome', () => stats.outcomes);
     countersFrom(this.registry, 'keyfob_verify_cache_lookups_total', 'Verification cache lookups: hit, miss, or bypass (cache off or invalidation listener not trusted)', 'result', () => stats.cache);
   }

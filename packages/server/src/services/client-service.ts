@@ -125,14 +125,13 @@ export class ClientService {
   /**
    * The client for these credentials, or undefined when unknown, wrong or disabled. A recent
    * success is answered from the cache (while the invalidation bus is trusted); failures never are.
-   */
-  /**
+   *
    * `credential` names the cache entry: what the caller was presented and took `clientId` and
    * `secret` from, and nothing else (an HTTP Basic value); by default the pair itself. A success
    * is remembered under it, so `cached(credential)` answers for the same presentation later.
    */
   authenticate(clientId: string, secret: string, credential = `${clientId}\u0000${secret}`): MaybePromise<OAuthClient | undefined> {
-    const cache = this.deps.bus.trusted() ? this.deps.cache : undefined;
+    const cache = this.#trustedCache();
     const key = cache === undefined ? '' : credentialKey(credential);
     const hit = cache?.get(key, this.deps.clock.now());
     // A hit answers synchronously: introspection of a cached token then needs no promise at all.
@@ -146,8 +145,12 @@ export class ClientService {
    * and is the one `authenticate` was given when it succeeded.
    */
   cached(credential: string): OAuthClient | undefined {
-    const cache = this.deps.bus.trusted() ? this.deps.cache : undefined;
-    return cache?.get(credentialKey(credential), this.deps.clock.now());
+    return this.#trustedCache()?.get(credentialKey(credential), this.deps.clock.now());
+  }
+
+  /** The cache, while the invalidation bus can be trusted to empty it. */
+  #trustedCache(): ClientAuthCache | undefined {
+    return this.deps.bus.trusted() ? this.deps.cache : undefined;
   }
 
   private async authenticateFromStore(clientId: string, secret: string, cache: ClientAuthCache | undefined, key: string): Promise<OAuthClient | undefined> {
