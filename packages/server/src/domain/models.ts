@@ -85,6 +85,18 @@ export function patStatus(pat: Pick<Pat, 'revokedAt' | 'expiresAt'>, now: number
   return 'active';
 }
 
+/**
+ * When an active token stops working, in epoch ms, or null if never: its expiry, or the end of
+ * its rotation grace period when that comes first (a rotated token's revokedAt lies ahead).
+ * What introspection answers as `exp` and what an exchanged token may not outlive.
+ */
+export function usableUntil(pat: Pick<Pat, 'revokedAt' | 'expiresAt'>): number | null {
+  const revoked = pat.revokedAt?.getTime() ?? Infinity;
+  const expires = pat.expiresAt?.getTime() ?? Infinity;
+  const until = Math.min(revoked, expires);
+  return until === Infinity ? null : until;
+}
+
 export interface Page<T> {
   readonly items: readonly T[];
   readonly nextCursor: string | null;

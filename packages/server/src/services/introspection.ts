@@ -1,6 +1,6 @@
 import { effectiveScopes, grants, parseToken } from '@keyfob/protocol';
 import { StoreUnavailable } from '../errors/keyfob-error.js';
-import { patStatus, type Actor, type OAuthClient } from '../domain/models.js';
+import { patStatus, usableUntil, type Actor, type OAuthClient } from '../domain/models.js';
 import type { Store } from '../repositories/store.js';
 import { recordAudit } from './audit-log.js';
 import type { Clock } from './clock.js';
@@ -84,12 +84,13 @@ export class Introspection {
   }
 
   private patAnswer({ pat, user, grant }: VerifiedToken): IntrospectionResponse {
+    const until = usableUntil(pat);
     return Object.freeze({
       active: true,
       scope: grant.text,
       username: user.username,
       sub: user.id,
-      ...(pat.expiresAt !== null ? { exp: Math.floor(pat.expiresAt.getTime() / 1000) } : {}),
+      ...(until !== null ? { exp: Math.floor(until / 1000) } : {}),
       iat: Math.floor(pat.createdAt.getTime() / 1000),
       token_type: 'Bearer',
       ...(pat.audiences.length > 0 ? { aud: [...pat.audiences] } : {}),

@@ -1,7 +1,7 @@
 import { ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE, PAT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT, grants } from '@keyfob/protocol';
 import { OAuthError } from '../errors/oauth-error.js';
 import { newId } from '../domain/ids.js';
-import type { OAuthClient } from '../domain/models.js';
+import { usableUntil, type OAuthClient } from '../domain/models.js';
 import type { Store } from '../repositories/store.js';
 import type { AuditBatcher } from './audit-batcher.js';
 import type { Clock } from './clock.js';
@@ -105,7 +105,9 @@ export class TokenExchange {
     const current = this.deps.policy.current();
     const policy = current instanceof Promise ? await current : current;
     let exp = nowSeconds + policy.exchangedTokenTtlSeconds;
-    if (pat.expiresAt !== null) exp = Math.min(exp, Math.floor(pat.expiresAt.getTime() / 1000));
+    // Never past the PAT's own end: its expiry, or the end of its rotation grace period.
+    const until = usableUntil(pat);
+    if (until !== null) exp = Math.min(exp, Math.floor(until / 1000));
     if (exp <= nowSeconds) throw new OAuthError('invalid_request', 'subject_token expires too soon to exchange');
 
     const jti = newId(now);

@@ -59,6 +59,33 @@ for (const dialect of DIALECTS) {
       });
     });
 
+    it('answers the end of a rotation grace period as exp, and exchanges nothing that outlives it', async () => {
+      await t.app.inject({ method: 'PUT', url: '/api/v1/admin/policy', headers: asSession(admin), payload: { rotationGraceSeconds: 120 } });
+      try {
+        const old = await createToken(t, admin, { scopes: ['tokens:read'], expiresInDays: 7 });
+        expect((await introspect(old.token)).json().exp).toBe(Math.floor(t.clock.now() / 1000) + 7 * 86400);
+        const rotated = await t.app.inject({ method: 'POST', url: `/api/v1/me/tokens/${old.id}/rotate`, headers: asSession(admin) });
+        expect(rotated.statusCode).toBe(201);
+        const graceEnd = Math.floor(t.clock.now() / 1000) + 120;
+        expect((await introspect(old.token)).json()).toMatchObject({ active: true, jti: old.id, exp: graceEnd });
+        const jwt = await exchange(old.token);
+        const claims = JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as { exp: number };
+        expect(claims.exp).toBe(graceEnd);
+        expect((await introspect(jwt)).json()).toMatchObject({ active: true, exp: graceEnd });
+        // The new token keeps the old one's expiry; only the old one is cut short.
+        expect((await introspect(rotated.json().token)).json().exp).toBeGreaterThan(graceEnd);
+        t.clock.advance(121_000);
+        try {
+          expect((await introspect(old.token)).json()).toEqual({ active: false });
+          expect((await introspect(jwt)).json()).toEqual({ active: false });
+        } finally {
+          t.clock.advance(-121_000);
+        }
+      } finally {
+        await t.app.inject({ method: 'PUT', url: '/api/v1/admin/policy', headers: asSession(admin), payload: { rotationGraceSeconds: 0 } });
+      }
+    });
+
     it('answers exactly { active: false } for unknown, malformed, expired, revoked and foreign tokens', async () => {
       const expiring = await createToken(t, admin, { scopes: ['tokens:read'], expiresInDays: 1 });
       const expJwt = await exchange(expiring.token);
