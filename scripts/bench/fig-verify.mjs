@@ -8,6 +8,7 @@ import { BENCH_SECRET, benchEnv, benchToken, childArgs, median, rateAsync, rateM
 const { loadConfig, DEFAULT_USAGE_FLUSH_MS } = await server('config/load.js');
 const { createContainer } = await server('container.js');
 const { deriveKeys } = await server('crypto/keys.js');
+const { OWNER_COLUMNS, PAT_COLUMNS, rowKeyOf } = await server('repositories/pat-lookup-rows.js');
 
 const NEED = Object.freeze({ scopes: ['tokens:read'], ip: '127.0.0.1' });
 
@@ -147,14 +148,37 @@ async function openUncachedPair({ big, small }) {
 }
 
 /**
+ * SQLite's own part of the growth figure: the verification lookup's SELECT (by the rowid the
+ * token's hash keys, its owner joined, the server's column list and page cache size) through
+ * better-sqlite3 on a store's file, its keys worked out beforehand. Nothing of keyfob runs in
+ * the loop, so the ratio of the big store's rate to the small one's is what growth would be if
+ * keyfob's own work per verification cost nothing.
+ */
+function lookupLoop(store, tokens, pepper) {
+  const database = new Database(join(store.dir, 'keyfob.db'), { readonly: true });
+  database.pragma(`cache_size = -${loadConfig(benchEnv(store)).database.cacheMb * 1024}`);
+  const columns = [...PAT_COLUMNS.map((c) => `pats.${c}`), ...OWNER_COLUMNS.map((c) => `users.${c}`)].join(', ');
+  const select = database.prepare(`SELECT ${columns} FROM pats INNER JOIN users ON users.id = pats.user_id WHERE pats.rowid = ?`).raw(true);
+  const keys = tokens.map((t) => rowKeyOf(createHmac('sha256', pepper).update(t).digest('hex')));
+  let missing = 0;
+  const one = (i) => {
+    if (select.get(keys[i % keys.length]) === undefined) missing++;
+  };
+  return { rate: (ms) => rateSync(one, ms), missing: () => missing, close: () => database.close() };
+}
+
+/**
  * Figures 2 and 3 (SQLite): uncached verify on the big store vs HMAC + prepared point lookup on
- * the same table, and uncached verify on the big store vs on a 1,000-token store.
+ * the same table, and uncached verify on the big store vs on a 1,000-token store; beside them,
+ * the same comparison for the lookup's SELECT alone (lookupLoop).
  */
 async function miss(args) {
   const { big, small, bigTokens, smallTokens, bigC, smallC } = await openUncachedPair(args);
   const pepper = deriveKeys(BENCH_SECRET).pepper;
   const sq = new Database(join(big.dir, 'keyfob.db'), { readonly: true });
   const point = sq.prepare('SELECT * FROM pats WHERE token_hash = ?');
+  const lookupBig = lookupLoop(big, bigTokens, pepper);
+  const lookupSmall = lookupLoop(small, smallTokens, pepper);
   try {
     await assertAllVerify(bigC, bigTokens.slice(0, 200));
     await assertAllVerify(smallC, smallTokens.slice(0, 200));
@@ -175,9 +199,13 @@ async function miss(args) {
         floor: (ms) => rateSync(floorOne, ms),
         missBig: verifyOn(bigC, bigTokens),
         missSmall: verifyOn(smallC, smallTokens),
+        lookupBig: lookupBig.rate,
+        lookupSmall: lookupSmall.rate,
       },
       args,
     );
+    // The seeding stores every sampled token at the rowid its hash keys, as the server does.
+    if (lookupBig.missing() + lookupSmall.missing() > 0) throw new Error('the lookup loop missed rows: the stores do not key rows as the server does');
     return {
       bigTokens: big.count,
       smallTokens: small.count,
@@ -187,11 +215,16 @@ async function miss(args) {
       floorPerSec: res.median('floor'),
       ratioVsFloor: res.ratio('missBig', 'floor'),
       growthRatio: res.ratio('missBig', 'missSmall'),
+      lookupBigPerSec: res.median('lookupBig'),
+      lookupSmallPerSec: res.median('lookupSmall'),
+      lookupGrowthRatio: res.ratio('lookupBig', 'lookupSmall'),
       slices: res.slices,
       samples: res.samples,
     };
   } finally {
     sq.close();
+    lookupBig.close();
+    lookupSmall.close();
     await Promise.all([bigC.close(), smallC.close()]);
   }
 }
