@@ -28,6 +28,8 @@ export interface VerifiedToken {
   /** Epoch milliseconds; Infinity when there is none. */
   readonly revokedAtMs: number;
   readonly expiresAtMs: number;
+  /** -Infinity when the token has never been used. */
+  readonly lastUsedAtMs: number;
   /** Undefined when the token may be used from any address. */
   readonly allows: ((ip: string) => boolean) | undefined;
 }
@@ -88,6 +90,82 @@ export function judge(token: VerifiedToken, need: VerifyRequirements, now: numbe
   return token;
 }
 
+const dateOrNull = (ms: number | null): Date | null => (ms === null ? null : new Date(ms));
+
+/**
+ * The token view a cache entry keeps. Its times are held as epoch milliseconds and handed out as
+ * a new Date on each read: V8 keeps a Date's calendar fields in the object (about 112 bytes with
+ * its number), and the three or four of a token were about a quarter of a cache entry's memory. Nothing on the
+ * verification path reads them (`judge` and the usage recorder read VerifiedToken's numbers);
+ * a presenter reads each once per entry. A caller that changes a Date it was given changes only
+ * its own copy.
+ */
+class CachedPatView implements PatView {
+  readonly id: string;
+  readonly userId: string;
+  readonly name: string;
+  readonly description: string;
+  readonly displayHint: string;
+  readonly prefix: string;
+  readonly scopes: readonly string[];
+  readonly audiences: readonly string[];
+  readonly allowedIps: readonly string[];
+  readonly lastUsedIp: string | null;
+  readonly revokedBy: string | null;
+  readonly revokeReason: string | null;
+  readonly rotatedFromId: string | null;
+  readonly createdByTokenId: string | null;
+  readonly #createdAtMs: number;
+  readonly #expiresAtMs: number | null;
+  readonly #lastUsedAtMs: number | null;
+  readonly #revokedAtMs: number | null;
+
+  constructor(pat: Pat, userId: string, prefix: string, scopes: readonly string[], audiences: readonly string[], allowedIps: readonly string[]) {
+    this.id = pat.id;
+    this.userId = userId;
+    this.name = pat.name;
+    this.description = pat.description;
+    this.displayHint = pat.displayHint;
+    this.prefix = prefix;
+    this.scopes = scopes;
+    this.audiences = audiences;
+    this.allowedIps = allowedIps;
+    this.lastUsedIp = pat.lastUsedIp;
+    this.revokedBy = pat.revokedBy;
+    this.revokeReason = pat.revokeReason;
+    this.rotatedFromId = pat.rotatedFromId;
+    this.createdByTokenId = pat.createdByTokenId;
+    this.#createdAtMs = pat.createdAt.getTime();
+    this.#expiresAtMs = pat.expiresAt?.getTime() ?? null;
+    this.#lastUsedAtMs = pat.lastUsedAt?.getTime() ?? null;
+    this.#revokedAtMs = pat.revokedAt?.getTime() ?? null;
+  }
+
+  get createdAt(): Date {
+    return new Date(this.#createdAtMs);
+  }
+
+  get expiresAt(): Date | null {
+    return dateOrNull(this.#expiresAtMs);
+  }
+
+  get lastUsedAt(): Date | null {
+    return dateOrNull(this.#lastUsedAtMs);
+  }
+
+  get revokedAt(): Date | null {
+    return dateOrNull(this.#revokedAtMs);
+  }
+
+  /**
+   * What JSON.stringify writes: the times are getters on the prototype, which it (like a spread of
+   * the instance, so nothing spreads one) would otherwise leave out.
+   */
+  toJSON(): PatView {
+    return { ...this, createdAt: this.createdAt, expiresAt: this.expiresAt, lastUsedAt: this.lastUsedAt, revokedAt: this.revokedAt };
+  }
+}
+
 /** Past this many distinct values an intern table starts over: memory stays bounded. */
 const INTERN_LIMIT = 10_000;
 
@@ -106,26 +184,7 @@ export class VerifiedTokenBuilder {
   build(pat: Pat, user: Account): VerifiedToken {
     const owner = this.#account(user);
     const scopes = this.#list(pat.scopes);
-    const view: PatView = {
-      id: pat.id,
-      userId: owner.id,
-      name: pat.name,
-      description: pat.description,
-      displayHint: pat.displayHint,
-      prefix: this.#list([pat.prefix])[0]!,
-      scopes,
-      audiences: this.#list(pat.audiences),
-      allowedIps: this.#list(pat.allowedIps),
-      createdAt: pat.createdAt,
-      expiresAt: pat.expiresAt,
-      lastUsedAt: pat.lastUsedAt,
-      lastUsedIp: pat.lastUsedIp,
-      revokedAt: pat.revokedAt,
-      revokedBy: pat.revokedBy,
-      revokeReason: pat.revokeReason,
-      rotatedFromId: pat.rotatedFromId,
-      createdByTokenId: pat.createdByTokenId,
-    };
+    const view = new CachedPatView(pat, owner.id, this.#list([pat.prefix])[0]!, scopes, this.#list(pat.audiences), this.#list(pat.allowedIps));
     return {
       ok: true,
       pat: view,
@@ -133,6 +192,7 @@ export class VerifiedTokenBuilder {
       grant: this.#grantOf(scopes, owner.role === 'admin'),
       revokedAtMs: pat.revokedAt?.getTime() ?? Infinity,
       expiresAtMs: pat.expiresAt?.getTime() ?? Infinity,
+      lastUsedAtMs: pat.lastUsedAt?.getTime() ?? -Infinity,
       allows: compileAllowList(pat.allowedIps),
     };
   }

@@ -33,9 +33,10 @@ export const LAST_USE_PRECISION_MS = 60_000;
 const MINUTE_MS = 60_000;
 
 /** Whether a use at `at` from `ip` says something the stored last use does not. */
-export function changesLastUse(stored: { readonly lastUsedAt: Date | null; readonly lastUsedIp: string | null }, at: number, ip: string | null): boolean {
-  if (stored.lastUsedAt === null || at - stored.lastUsedAt.getTime() >= LAST_USE_PRECISION_MS) return true;
-  return ip !== null && ip !== stored.lastUsedIp;
+export function changesLastUse(storedAtMs: number, storedIp: string | null, at: number, ip: string | null): boolean {
+  // A token never used has -Infinity: any use is news.
+  if (at - storedAtMs >= LAST_USE_PRECISION_MS) return true;
+  return ip !== null && ip !== storedIp;
 }
 
 interface Pending {

@@ -117,7 +117,7 @@ export class Verifier {
   #settle(token: VerifiedToken, need: VerifyRequirements, now: number): VerifyOutcome {
     const outcome = this.#count(judge(token, need, now));
     const ip = need.ip ?? null;
-    if (outcome.ok) this.deps.usage.record(token.pat.id, now, ip, 1, changesLastUse(token.pat, now, ip));
+    if (outcome.ok) this.deps.usage.record(token.pat.id, now, ip, 1, changesLastUse(token.lastUsedAtMs, token.pat.lastUsedIp, now, ip));
     // A refused use of a known token is counted by its reason (usage charts), never as a last use.
     else this.deps.usage.record(token.pat.id, now, ip, 1, false, outcome.reason);
     return outcome;

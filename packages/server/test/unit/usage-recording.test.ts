@@ -1,11 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/dialects.js';
 import { asSession, createTestApp, createToken, createUser, setupAdmin, type Session, type TestApp } from '../helpers/test-app.js';
-import { UsageRecorder } from '../../src/services/usage-recorder.js';
+import { LAST_USE_PRECISION_MS, UsageRecorder, changesLastUse } from '../../src/services/usage-recorder.js';
 
 const T0 = Date.parse('2026-11-20T23:59:00Z');
 /** Successful uses in the first hour of a UTC day. */
 const ok = (day: string, count: number) => ({ hour: Date.parse(`${day}T00:00:00Z`), outcome: 'ok', count });
+
+describe('changesLastUse', () => {
+  it('writes a first use, a use a minute after the stored one, and a use from a new address; not a repeat', () => {
+    expect(changesLastUse(-Infinity, null, T0, null)).toBe(true);
+    expect(changesLastUse(T0, '192.0.2.1', T0 + LAST_USE_PRECISION_MS - 1, '192.0.2.1')).toBe(false);
+    expect(changesLastUse(T0, '192.0.2.1', T0 + 1, null)).toBe(false);
+    expect(changesLastUse(T0, '192.0.2.1', T0 + 1, '192.0.2.2')).toBe(true);
+    expect(changesLastUse(T0, '192.0.2.1', T0 + LAST_USE_PRECISION_MS, '192.0.2.1')).toBe(true);
+  });
+});
 
 for (const dialect of DIALECTS) {
   describe.skipIf(!dialect.available)(`usage recording in batches [${dialect.name}]`, () => {

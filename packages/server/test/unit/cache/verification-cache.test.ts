@@ -88,6 +88,23 @@ describe('VerifiedTokenBuilder', () => {
     expect([...demoted.grant.set]).toEqual(['tokens:read']);
   });
 
+  it('hands out the token’s times as they are stored, a new Date on each read, and serializes them', () => {
+    const b = new VerifiedTokenBuilder();
+    const stored: Pat = { ...pat('p1'), createdAt: new Date(1_000), expiresAt: new Date(9_000), lastUsedAt: new Date(5_000), lastUsedIp: '192.0.2.1', revokedAt: new Date(8_000), revokedBy: 'u1', revokeReason: 'rotated' };
+    const token = b.build(stored, user('u1'));
+    const { tokenHash: _hash, pepperKeyId: _key, ...visible } = stored;
+    // Every field of the plain token, the times included, and nothing else.
+    expect(JSON.parse(JSON.stringify(token.pat))).toEqual(JSON.parse(JSON.stringify(visible)));
+    expect([token.pat.createdAt, token.pat.expiresAt, token.pat.lastUsedAt, token.pat.revokedAt].map((d) => d?.getTime())).toEqual([1_000, 9_000, 5_000, 8_000]);
+    token.pat.createdAt.setTime(0);
+    expect(token.pat.createdAt.getTime()).toBe(1_000);
+    expect(token.pat.createdAt).not.toBe(token.pat.createdAt);
+    expect([token.revokedAtMs, token.expiresAtMs, token.lastUsedAtMs]).toEqual([8_000, 9_000, 5_000]);
+    const fresh = b.build(pat('p2'), user('u1'));
+    expect([fresh.pat.expiresAt, fresh.pat.lastUsedAt, fresh.pat.revokedAt]).toEqual([null, null, null]);
+    expect([fresh.revokedAtMs, fresh.expiresAtMs, fresh.lastUsedAtMs]).toEqual([Infinity, Infinity, -Infinity]);
+  });
+
   it('never mistakes one list for another when interning', () => {
     const b = new VerifiedTokenBuilder();
     const joined = b.build({ ...pat('p1'), audiences: ['a\nb'] }, user('u1'));
