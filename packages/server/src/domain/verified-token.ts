@@ -97,7 +97,7 @@ const dateOrNull = (ms: number | null): Date | null => (ms === null ? null : new
  * a new Date on each read: V8 keeps a Date's calendar fields in the object (about 112 bytes with
  * its number), and the three or four of a token were about a quarter of a cache entry's memory. Nothing on the
  * verification path reads them (`judge` and the usage recorder read VerifiedToken's numbers);
- * a presenter reads each once per entry. A caller that changes a Date it was given changes only
+ * the answers built from them are built once per entry. A caller that changes a Date it was given changes only
  * its own copy.
  */
 class CachedPatView implements PatView {

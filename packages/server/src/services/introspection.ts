@@ -122,7 +122,8 @@ export class Introspection {
       client_id: claims.client_id,
       username: live.owner.username,
       sub: claims.sub,
-      exp: claims.exp,
+      // A JWT exchanged before its PAT was rotated must not be reported alive past the grace period.
+      exp: Math.min(claims.exp, Math.floor((usableUntil(live.pat) ?? Infinity) / 1000)),
       iat: claims.iat,
       token_type: 'Bearer',
       aud: claims.aud,

@@ -64,6 +64,8 @@ for (const dialect of DIALECTS) {
       try {
         const old = await createToken(t, admin, { scopes: ['tokens:read'], expiresInDays: 7 });
         expect((await introspect(old.token)).json().exp).toBe(Math.floor(t.clock.now() / 1000) + 7 * 86400);
+        const before = await exchange(old.token);
+        expect((await introspect(before)).json().exp).toBe(Math.floor(t.clock.now() / 1000) + 900);
         const rotated = await t.app.inject({ method: 'POST', url: `/api/v1/me/tokens/${old.id}/rotate`, headers: asSession(admin) });
         expect(rotated.statusCode).toBe(201);
         const graceEnd = Math.floor(t.clock.now() / 1000) + 120;
@@ -72,12 +74,15 @@ for (const dialect of DIALECTS) {
         const claims = JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as { exp: number };
         expect(claims.exp).toBe(graceEnd);
         expect((await introspect(jwt)).json()).toMatchObject({ active: true, exp: graceEnd });
+        // Exchanged before the rotation, with 900 s to run: reported alive only until the grace period ends.
+        expect((await introspect(before)).json()).toMatchObject({ active: true, exp: graceEnd });
         // The new token keeps the old one's expiry; only the old one is cut short.
         expect((await introspect(rotated.json().token)).json().exp).toBeGreaterThan(graceEnd);
         t.clock.advance(121_000);
         try {
           expect((await introspect(old.token)).json()).toEqual({ active: false });
           expect((await introspect(jwt)).json()).toEqual({ active: false });
+          expect((await introspect(before)).json()).toEqual({ active: false });
         } finally {
           t.clock.advance(-121_000);
         }
