@@ -209,7 +209,7 @@ if (wants('miss')) {
       unit: `× (${r.bigTokens.toLocaleString('en')} vs ${r.smallTokens.toLocaleString('en')} tokens)`,
       target: 'measured',
       met: null,
-      note: 'the verification lookup\'s SELECT alone through better-sqlite3 on each store, keys worked out beforehand: growth if keyfob\'s own work cost nothing',
+      note: `the verification lookup's SELECT alone through better-sqlite3 on each store, keys worked out beforehand, in rounds of its own after the figures above: growth if keyfob's own work cost nothing${r.lookupMissing > 0 ? `; ${r.lookupMissing} lookups found no row at their key (not comparable)` : ''}`,
       rawValues: { bigPerSec: Math.round(r.lookupBigPerSec), smallPerSec: Math.round(r.lookupSmallPerSec) },
     });
   });
