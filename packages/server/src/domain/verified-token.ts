@@ -95,10 +95,10 @@ const dateOrNull = (ms: number | null): Date | null => (ms === null ? null : new
 /**
  * The token view a cache entry keeps. Its times are held as epoch milliseconds and handed out as
  * a new Date on each read: V8 keeps a Date's calendar fields in the object (about 112 bytes with
- * its number), and the three or four of a token were about a quarter of a cache entry's memory. Nothing on the
- * verification path reads them (`judge` and the usage recorder read VerifiedToken's numbers);
- * the answers built from them are built once per entry. A caller that changes a Date it was given changes only
- * its own copy.
+ * its number), and the three or four of a token were about a quarter of a cache entry's memory.
+ * Nothing on the verification path reads them (`judge` and the usage recorder read
+ * VerifiedToken's numbers); the answers built from them are built once per entry. A caller that
+ * changes a Date it was given changes only its own copy.
  */
 class CachedPatView implements PatView {
   readonly id: string;
