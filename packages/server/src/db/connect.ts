@@ -1,10 +1,12 @@
 import { mkdirSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type PostgresDialectConfig, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config/config.js';
 import type { DB } from './types.js';
+import { GroupFlush } from './group-flush.js';
 
 const PG_INT8_OID = 20;
 
@@ -24,12 +26,13 @@ export interface RowReader {
 
 /**
  * Runs one prepared statement once for each row, all in one transaction of its own, outside
- * Kysely (SQLite only: better-sqlite3 runs it synchronously). For the group commit of audit
+ * Kysely (SQLite only: better-sqlite3 commits it synchronously). For the group commit of audit
  * events, where Kysely building one INSERT of hundreds of parameters cost more than writing the
- * rows. Never to be used while a Kysely transaction is open on the connection: it would nest.
+ * rows. The promise resolves once the rows are on disk. Never to be used while a Kysely
+ * transaction is open on the connection: it would nest.
  */
 export interface RowWriter {
-  runEach(sql: string, rows: readonly (readonly unknown[])[]): void;
+  runEach(sql: string, rows: readonly (readonly unknown[])[]): Promise<void>;
 }
 
 export interface Database {
@@ -54,13 +57,14 @@ export function createDb(config: DatabaseConfig): Kysely<DB> {
 
 /**
  * The only place that knows SQLite from PostgreSQL. SQLite runs in WAL mode with
- * synchronous=FULL so that an acknowledged write survives a crash of the process.
+ * synchronous=FULL so that an acknowledged write survives a crash of the process or the machine
+ * (the RowWriter gets the same from a flush of its own: sqliteRowWriter).
  */
 export function createDatabase(config: DatabaseConfig): Database {
   if (config.kind === 'sqlite') {
     mkdirSync(dirname(config.file), { recursive: true, mode: 0o700 });
     const database = new SqliteDatabase(config.file, { timeout: 5000 });
-    database.pragma('journal_mode = WAL');
+    const journal: unknown = database.pragma('journal_mode = WAL', { simple: true });
     database.pragma('synchronous = FULL');
     database.pragma('foreign_keys = ON');
     database.pragma('busy_timeout = 5000');
@@ -68,21 +72,12 @@ export function createDatabase(config: DatabaseConfig): Database {
     // every page it misses is a read() system call on the verification path. The cache is a
     // bound, filled only as pages are read, and counts in the process's memory.
     database.pragma(`cache_size = -${config.cacheMb * 1024}`);
-    const statements = withStatementCache(database);
+    const wal = journal === 'wal' ? walFlush(`${config.file}-wal`) : undefined;
+    const statements = withStatementCache(database, wal?.close);
     return {
       db: new Kysely<DB>({ dialect: new SqliteDialect({ database: statements }) }),
       reader: { values: async (sql, params) => statements.prepareRaw(sql).get(...params) as unknown[] | undefined },
-      writer: {
-        runEach(sql, rows) {
-          // better-sqlite3 would nest into an open transaction (a SAVEPOINT) and the rows would
-          // commit or roll back with it: refuse instead (Store withholds the writer meanwhile).
-          if (database.inTransaction) throw new Error('RowWriter used while a transaction is open on the connection');
-          const statement = statements.prepare(sql);
-          database.transaction(() => {
-            for (const row of rows) statement.run(...row);
-          })();
-        },
-      },
+      writer: sqliteRowWriter(database, statements, wal),
     };
   }
   const pool = new pg.Pool({
@@ -122,6 +117,64 @@ export function createDatabase(config: DatabaseConfig): Database {
 }
 
 /**
+ * fdatasync of SQLite's write-ahead log on libuv's thread pool, shared by the callers of one
+ * moment (GroupFlush). It is the flush synchronous=FULL runs inside COMMIT; fsync and fdatasync
+ * write out a file's data whichever descriptor wrote it. The log exists while the database is
+ * open (SQLite deletes it only when the last connection closes), so it is opened once.
+ */
+function walFlush(walFile: string): { group: GroupFlush; close: () => Promise<void> } {
+  let handle: Promise<FileHandle> | undefined;
+  const group = new GroupFlush(async () => {
+    handle ??= open(walFile, 'r+').catch((error: unknown) => {
+      handle = undefined;
+      throw error;
+    });
+    await (await handle).datasync();
+  });
+  return {
+    group,
+    async close() {
+      await group.settled();
+      await (await handle?.catch(() => undefined))?.close();
+    },
+  };
+}
+
+/**
+ * SQLite's RowWriter. Its transaction commits under synchronous=NORMAL, without waiting on the
+ * disk, and the promise resolves after the fdatasync of the log that FULL would have run inside
+ * the COMMIT: the rows are as durable when it resolves, but the event loop serves other requests
+ * while the disk flushes, and commits made meanwhile share the next flush. Waiting inside the
+ * COMMIT held every request of the process: verification beside token exchanges ran at less
+ * than half the rate (docs/PERFORMANCE.md, runs K1 and K2). NORMAL keeps the database safe from
+ * corruption: checkpoints still flush the log before they copy it, and the database file after.
+ */
+function sqliteRowWriter(database: SqliteDatabase.Database, statements: { prepare(sql: string): SqliteDatabase.Statement }, wal: { group: GroupFlush } | undefined): RowWriter {
+  const relaxed = database.prepare('PRAGMA synchronous = NORMAL');
+  const full = database.prepare('PRAGMA synchronous = FULL');
+  return {
+    async runEach(sql, rows) {
+      // better-sqlite3 would nest into an open transaction (a SAVEPOINT) and the rows would
+      // commit or roll back with it: refuse instead (Store withholds the writer meanwhile).
+      if (database.inTransaction) throw new Error('RowWriter used while a transaction is open on the connection');
+      const statement = statements.prepare(sql);
+      const insertAll = database.transaction(() => {
+        for (const row of rows) statement.run(...row);
+      });
+      if (wal === undefined) return void insertAll();
+      // Synchronous from here to FULL again: nothing else runs on the connection in between.
+      relaxed.run();
+      try {
+        insertAll();
+      } finally {
+        full.run();
+      }
+      await wal.group.flush();
+    },
+  };
+}
+
+/**
  * Kysely hands a client back to the pool without saying that its query failed; pg's pool then
  * keeps a client whose connection died silently (a query that timed out on the client side is
  * still "active" on it, and every later query queues behind it). A client that failed for
@@ -154,7 +207,7 @@ const STATEMENT_CACHE_SIZE = 500;
  * path. Queries are built from a fixed set of shapes with bound parameters, so statements are
  * kept by their SQL text (bounded; cleared when full) and reused.
  */
-function withStatementCache(database: SqliteDatabase.Database): {
+function withStatementCache(database: SqliteDatabase.Database, afterClose?: () => Promise<void>): {
   close(): void;
   prepare(sql: string): SqliteDatabase.Statement;
   /** The same, answering rows as arrays of values (a statement of its own: Kysely reads objects). */
@@ -173,7 +226,10 @@ function withStatementCache(database: SqliteDatabase.Database): {
     return statement;
   };
   return {
-    close: () => database.close(),
+    close: () => {
+      database.close();
+      void afterClose?.();
+    },
     prepare: (sql) => cached(statements, sql, false),
     prepareRaw: (sql) => cached(rawStatements, sql, true),
   };

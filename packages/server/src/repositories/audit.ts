@@ -48,7 +48,7 @@ export class AuditRepository {
     if (events.length === 0) return;
     const writer = this.writer?.();
     if (writer !== undefined) {
-      writer.runEach(INSERT_ONE, events.map((event) => {
+      await writer.runEach(INSERT_ONE, events.map((event) => {
         const row = auditRow(event);
         return AUDIT_COLUMNS.map((column) => row[column]);
       }));

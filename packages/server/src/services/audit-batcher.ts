@@ -17,8 +17,8 @@ const MAX_BATCH = 500;
 /**
  * Group commit for audit events that record an act rather than accompany a change (a token
  * exchange). Each `append` resolves only once its event is committed, so an answered request is
- * always audited; events arriving while a commit is in flight wait for the next one and share
- * it. Under load this turns one synchronous disk flush per exchange into one per batch.
+ * always audited; events arriving while a commit and its disk flush are in flight wait for the
+ * next one and share it. Under load this turns one disk flush per exchange into one per batch.
  */
 export class AuditBatcher {
   #queue: Waiting[] = [];
@@ -29,20 +29,18 @@ export class AuditBatcher {
   append(actor: Actor, entry: AuditEntry, now: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ event: auditEvent(actor, entry, now), resolve, reject });
-      if (!this.#writing) this.#drain();
+      if (!this.#writing) void this.#writeBatches();
     });
   }
 
-  #drain(): void {
-    this.#writing = true;
-    // The rest of this event-loop turn first, so that the requests already parsed join the batch;
-    // later ones join the next. A pause between commits was tried (a 5 ms window): with 50
-    // exchanges in flight it capped the rate at 50 per window (docs/PERFORMANCE.md).
-    setImmediate(() => void this.#writeBatches());
-  }
-
   async #writeBatches(): Promise<void> {
+    this.#writing = true;
     while (this.#queue.length > 0) {
+      // The rest of this event-loop turn first, so that the requests already parsed join the batch;
+      // later ones join the next. Before every batch: the disk flush of the last one ends in the
+      // middle of a turn. A pause between commits was tried (a 5 ms window): with 50 exchanges in
+      // flight it capped the rate at 50 per window (docs/PERFORMANCE.md).
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const batch = this.#queue.splice(0, MAX_BATCH);
       try {
         // One statement, or on SQLite one transaction of its own: all of the batch or none of it.

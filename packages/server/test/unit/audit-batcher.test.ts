@@ -1,4 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { sql } from 'kysely';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { DIALECTS } from '../helpers/dialects.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 import { AuditBatcher } from '../../src/services/audit-batcher.js';
@@ -54,4 +56,54 @@ for (const dialect of DIALECTS) {
       expect((await audit.list({ action: 'test.atomic' }, undefined, 10)).length).toBe(2);
     });
   });
+}
+
+describe('AuditRepository on SQLite', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp(DIALECTS.find((d) => d.name === 'sqlite')!);
+  });
+  afterAll(async () => t?.close());
+
+  it('leaves every other write on SQLite at synchronous=FULL, whether a batch is stored or refused', async () => {
+    const store = t.container.store;
+    const synchronous = async () => (await sql<{ synchronous: number }>`PRAGMA synchronous`.execute(store.db)).rows[0]?.synchronous;
+    const FULL = 2;
+    expect(await synchronous()).toBe(FULL);
+    const first = auditEvent(ACTOR, { action: 'test.synchronous', targetId: 'first' }, 1_700_000_200_000);
+    await store.repos.audit.insertMany([first]);
+    expect(await synchronous()).toBe(FULL);
+    await expect(store.repos.audit.insertMany([{ ...first }])).rejects.toThrow();
+    expect(await synchronous()).toBe(FULL);
+    // Concurrent batches (the second commits while the first one's flush is under way) all land.
+    const later = Array.from({ length: 5 }, (_, i) => auditEvent(ACTOR, { action: 'test.synchronous', targetId: `later${i}` }, 1_700_000_200_001 + i));
+    await Promise.all(later.map((e) => store.repos.audit.insertMany([e])));
+    expect((await store.repos.audit.list({ action: 'test.synchronous' }, undefined, 10)).length).toBe(6);
+    expect(await synchronous()).toBe(FULL);
+    // The commits were made durable by keyfob's own flush of the log: it holds the log open
+    // beside SQLite's descriptor.
+    expect(descriptorsOnLog(t)).toBeGreaterThanOrEqual(2);
+  });
+
+  it('lets go of the log when the store closes', async () => {
+    const other = await createTestApp(DIALECTS.find((d) => d.name === 'sqlite')!);
+    await other.container.store.repos.audit.insertMany([auditEvent(ACTOR, { action: 'test.close', targetId: 'x' }, 1_700_000_300_000)]);
+    expect(descriptorsOnLog(other)).toBeGreaterThanOrEqual(2);
+    await other.close();
+    await vi.waitFor(() => expect(descriptorsOnLog(other)).toBe(0));
+  });
+});
+
+/** Descriptors of this process open on a test app's SQLite write-ahead log. */
+function descriptorsOnLog(app: TestApp): number {
+  const database = app.container.config.database;
+  if (database.kind !== 'sqlite') throw new Error('a SQLite test app');
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      // SQLite deletes the log when it closes the database; a descriptor left open would still show.
+      return readlinkSync(`/proc/self/fd/${fd}`).replace(/ \(deleted\)$/, '') === `${database.file}-wal`;
+    } catch {
+      return false; // closed since the listing
+    }
+  }).length;
 }
