@@ -132,6 +132,13 @@ export async function httpFigures({ store, seconds, rounds, connections, workDir
         out.exchange = { error: String(error.message ?? error) };
       }
     }
+    if (which.has('http-beside-exchange')) {
+      try {
+        out.besideExchange = await besideExchange({ port: keyfob.port, reqs, seconds, rounds, connections, workDir, log });
+      } catch (error) {
+        out.besideExchange = { error: String(error.message ?? error) };
+      }
+    }
   } finally {
     await Promise.all([keyfob.stop(), floorServer?.stop()]);
   }
@@ -157,5 +164,45 @@ async function exchange({ port, req, seconds, rounds, connections, workDir, log 
     ratio: median(target.map((x, i) => x.rps / floor[i].signsPerSec)),
     p99Ms: median(target.map((x) => x.p99Ms)),
     rounds: { target, floor },
+  };
+}
+
+/**
+ * Introspection while token exchanges run on the same server, against introspection alone, in
+ * alternating pairs; half the connections each. An exchange waits for its audit event to reach
+ * the disk: this shows whether the verifications served beside it wait too.
+ */
+async function besideExchange({ port, reqs, seconds, rounds, connections, workDir, log }) {
+  const half = Math.max(1, Math.floor(connections / 2));
+  const load = (req, secs) => runLoad({ url: `http://127.0.0.1:${port}${req.path}`, method: req.method, headers: req.headers, body: req.body, seconds: secs, connections: half, core: LOAD_CORE, workDir });
+  checkClean('introspection warm-up', await load(reqs.introspect, 2), 2);
+  checkClean('exchange warm-up', await load(reqs.exchange, 2), 2);
+  const alone = [];
+  const beside = [];
+  const exchanges = [];
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? ['alone', 'beside'] : ['beside', 'alone'];
+    for (const which of order) {
+      if (which === 'alone') {
+        alone.push(checkClean('introspection alone', await load(reqs.introspect, seconds), seconds));
+        continue;
+      }
+      // The exchanges start first and end after: the introspection run is inside them throughout.
+      const background = load(reqs.exchange, seconds + 1);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      beside.push(checkClean('introspection beside exchanges', await load(reqs.introspect, seconds), seconds));
+      exchanges.push(checkClean('exchanges beside introspection', await background, seconds + 1));
+    }
+    log(`    beside exchanges round ${r + 1}: introspection ${Math.round(beside[r].rps)} req/s (p99 ${beside[r].p99Ms?.toFixed(2)} ms) with ${Math.round(exchanges[r].rps)} exchanges/s; alone ${Math.round(alone[r].rps)} req/s (p99 ${alone[r].p99Ms?.toFixed(2)} ms)`);
+  }
+  return {
+    connectionsEach: half,
+    rps: median(beside.map((x) => x.rps)),
+    aloneRps: median(alone.map((x) => x.rps)),
+    exchangesPerSec: median(exchanges.map((x) => x.rps)),
+    p99Ms: median(beside.map((x) => x.p99Ms)),
+    aloneP99Ms: median(alone.map((x) => x.p99Ms)),
+    p99Ratio: pairedRatio(beside, alone, (x) => x.p99Ms),
+    rounds: { beside, alone, exchanges },
   };
 }
