@@ -419,7 +419,8 @@ const json = JSON.stringify(report, null, 2) + '\n';
 writeFileSync(join(resultsDir, 'latest.json'), json);
 writeFileSync(join(resultsDir, `run-${new Date(started).toISOString().replace(/[:.]/g, '-')}.json`), json);
 
-const fmt = (f) => (f.value === null || f.value === undefined ? '—' : Math.abs(f.value) >= 100 ? Math.round(f.value).toLocaleString('en') : f.value.toFixed(2));
+// Three decimals below 10: a ratio of 0.598 printed as 0.60 would read as meeting a target of 0.6.
+const fmt = (f) => (f.value === null || f.value === undefined ? '—' : Math.abs(f.value) >= 100 ? Math.round(f.value).toLocaleString('en') : f.value.toFixed(Math.abs(f.value) >= 10 ? 2 : 3));
 // A figure without a value was not measured; one without a target is reported, not judged.
 const verdict = (f) => (f.value === null || f.value === undefined ? 'skipped' : f.met === null || f.met === undefined ? '' : f.met ? 'met' : 'MISSED');
 const rows = Object.entries(figures).map(([name, f]) => [name, `${fmt(f)} ${f.unit ?? ''}`.trim(), f.target, verdict(f)]);
