@@ -189,6 +189,8 @@ async function besideExchange({ port, reqs, seconds, rounds, connections, workDi
       }
       // The exchanges start first and end after: the introspection run is inside them throughout.
       const background = load(reqs.exchange, seconds + 1);
+      // Awaited below; if the introspection run throws first, its failure must not go unhandled.
+      background.catch(() => undefined);
       await new Promise((resolve) => setTimeout(resolve, 500));
       beside.push(checkClean('introspection beside exchanges', await load(reqs.introspect, seconds), seconds));
       exchanges.push(checkClean('exchanges beside introspection', await background, seconds + 1));
