@@ -5,6 +5,8 @@
 const PG_UNAVAILABLE_CLASSES = ['08', '53', '57', '58'];
 const PG_UNAVAILABLE_CODES = new Set(['25006', '40001', '40P01', '55000', '55P03']);
 const NODE_NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
+/** From keyfob's own flush of SQLite's log (db/connect.ts): what SQLITE_IOERR or SQLITE_FULL would say. */
+const NODE_DISK_CODES = new Set(['EIO', 'ENOSPC', 'EDQUOT', 'EROFS']);
 const SQLITE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|READONLY|CANTOPEN|CORRUPT|NOTADB|PROTOCOL)/;
 const MESSAGES = [
   'Connection terminated',
@@ -21,7 +23,7 @@ export function isStoreUnavailableError(error: unknown): boolean {
     if (typeof e !== 'object') return false;
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string') {
-      if (NODE_NET_CODES.has(code) || SQLITE_UNAVAILABLE.test(code) || PG_UNAVAILABLE_CODES.has(code)) return true;
+      if (NODE_NET_CODES.has(code) || NODE_DISK_CODES.has(code) || SQLITE_UNAVAILABLE.test(code) || PG_UNAVAILABLE_CODES.has(code)) return true;
       if (code.length === 5 && PG_UNAVAILABLE_CLASSES.includes(code.slice(0, 2))) return true;
     }
     const message = (e as { message?: unknown }).message;
