@@ -34,6 +34,11 @@ export function requests(hello) {
   };
 }
 
+/** `wrk` (or autocannon) on the load core against one of the requests above on a local port. */
+function loadRequest({ port, req, seconds, connections, workDir }) {
+  return runLoad({ url: `http://127.0.0.1:${port}${req.path}`, method: req.method, headers: req.headers, body: req.body, seconds, connections, core: LOAD_CORE, workDir });
+}
+
 /** The median over rounds of target/floor, each pair measured next to each other. */
 function pairedRatio(target, floor, value) {
   return median(target.map((x, i) => value(x) / value(floor[i])));
@@ -61,7 +66,7 @@ function checkClean(name, run, seconds = 1) {
  */
 async function compare(name, { keyfobPort, floorPort, req, seconds, rounds, connections, workDir, log }) {
   const load = (port, secs) =>
-    runLoad({ url: `http://127.0.0.1:${port}${req.path}`, method: req.method, headers: req.headers, body: req.body, seconds: secs, connections, core: LOAD_CORE, workDir });
+    loadRequest({ port, req, seconds: secs, connections, workDir });
   // Warm-up: JIT, caches, connection setup; not recorded.
   checkClean(`${name} warm-up`, await load(keyfobPort, 5), 5);
   checkClean(`${name} floor warm-up`, await load(floorPort, 2), 2);
@@ -95,7 +100,7 @@ export async function profileServer({ store, name, seconds, connections, workDir
   try {
     const req = requests(keyfob)[name];
     await once(keyfob.port, req);
-    run = await runLoad({ url: `http://127.0.0.1:${keyfob.port}${req.path}`, method: req.method, headers: req.headers, body: req.body, seconds, connections, core: LOAD_CORE, workDir });
+    run = await loadRequest({ port: keyfob.port, req, seconds, connections, workDir });
   } finally {
     await keyfob.stop();
   }
@@ -147,7 +152,7 @@ export async function httpFigures({ store, seconds, rounds, connections, workDir
 
 /** Token exchange over HTTP vs jose SignJWT EdDSA in-process (pinned to the server's core), alternating. */
 async function exchange({ port, req, seconds, rounds, connections, workDir, log }) {
-  const load = (secs) => runLoad({ url: `http://127.0.0.1:${port}${req.path}`, method: req.method, headers: req.headers, body: req.body, seconds: secs, connections, core: LOAD_CORE, workDir });
+  const load = (secs) => loadRequest({ port, req, seconds: secs, connections, workDir });
   checkClean('exchange warm-up', await load(4), 4);
   const target = [];
   const floor = [];
@@ -174,7 +179,7 @@ async function exchange({ port, req, seconds, rounds, connections, workDir, log 
  */
 async function besideExchange({ port, reqs, seconds, rounds, connections, workDir, log }) {
   const half = Math.max(1, Math.floor(connections / 2));
-  const load = (req, secs) => runLoad({ url: `http://127.0.0.1:${port}${req.path}`, method: req.method, headers: req.headers, body: req.body, seconds: secs, connections: half, core: LOAD_CORE, workDir });
+  const load = (req, secs) => loadRequest({ port, req, seconds: secs, connections: half, workDir });
   checkClean('introspection warm-up', await load(reqs.introspect, 2), 2);
   checkClean('exchange warm-up', await load(reqs.exchange, 2), 2);
   const alone = [];

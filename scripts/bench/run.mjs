@@ -272,31 +272,28 @@ if (wants('http-self', 'http-introspect', 'exchange', 'http-beside-exchange')) {
       figure(`${name}.rps`, { value: x.ratio, unit: '× floor req/s', target: '≥ 0.6', met: x.ratio >= 0.6, note: `${label}, token cached; ${common}`, rawValues: { rps: Math.round(x.rps), floorRps: Math.round(x.floorRps) } });
       figure(`${name}.p99`, { value: x.p99Ratio, unit: '× floor p99', target: '≤ 2', met: x.p99Ratio <= 2, rawValues: { p99Ms: x.p99Ms, floorP99Ms: x.floorP99Ms, p50Ms: x.p50Ms, floorP50Ms: x.floorP50Ms } });
     }
-    if (r.exchange?.error) errors['exchange.http'] = r.exchange.error;
-    else if (r.exchange) {
-      const x = r.exchange;
-      figure('exchange.http', {
-        value: x.ratio,
-        unit: '× jose signs/s',
-        target: '≥ 0.5',
-        met: x.ratio >= 0.5,
-        note: 'POST /oauth/token (RFC 8693, client_secret_basic) vs jose SignJWT EdDSA in-process on the same core',
-        rawValues: { rps: Math.round(x.rps), floorSignsPerSec: Math.round(x.floorSignsPerSec), p99Ms: x.p99Ms },
-      });
-    }
-    if (r.besideExchange?.error) errors['http.introspect.besideExchange.p99'] = r.besideExchange.error;
-    else if (r.besideExchange) {
-      const x = r.besideExchange;
-      // No target: the issue sets none. A write on the exchange path that held the event loop
-      // would show here (docs/PERFORMANCE.md, runs K1 and K2).
-      figure('http.introspect.besideExchange.p99', {
-        value: x.p99Ratio,
-        unit: '× p99 of introspection alone',
-        target: 'measured',
-        note: `POST /oauth/introspect while POST /oauth/token runs on the same server, ${x.connectionsEach} connections each, against introspection alone on ${x.connectionsEach}`,
-        rawValues: { p99Ms: x.p99Ms, aloneP99Ms: x.aloneP99Ms, rps: Math.round(x.rps), aloneRps: Math.round(x.aloneRps), exchangesPerSec: Math.round(x.exchangesPerSec) },
-      });
-    }
+    /** A figure from one part of the result, or its error under the figure's name. */
+    const figureOf = (part, name, describe) => {
+      if (part?.error) errors[name] = part.error;
+      else if (part) figure(name, describe(part));
+    };
+    figureOf(r.exchange, 'exchange.http', (x) => ({
+      value: x.ratio,
+      unit: '× jose signs/s',
+      target: '≥ 0.5',
+      met: x.ratio >= 0.5,
+      note: 'POST /oauth/token (RFC 8693, client_secret_basic) vs jose SignJWT EdDSA in-process on the same core',
+      rawValues: { rps: Math.round(x.rps), floorSignsPerSec: Math.round(x.floorSignsPerSec), p99Ms: x.p99Ms },
+    }));
+    // No target: the issue sets none. A write on the exchange path that held the event loop
+    // would show here (docs/PERFORMANCE.md, runs K1 and K2).
+    figureOf(r.besideExchange, 'http.introspect.besideExchange.p99', (x) => ({
+      value: x.p99Ratio,
+      unit: '× p99 of introspection alone',
+      target: 'measured',
+      note: `POST /oauth/introspect while POST /oauth/token runs on the same server, ${x.connectionsEach} connections each, against introspection alone on ${x.connectionsEach}`,
+      rawValues: { p99Ms: x.p99Ms, aloneP99Ms: x.aloneP99Ms, rps: Math.round(x.rps), aloneRps: Math.round(x.aloneRps), exchangesPerSec: Math.round(x.exchangesPerSec) },
+    }));
   });
 }
 
