@@ -81,13 +81,16 @@ export const now = () => performance.now();
 
 /**
  * Ops/s of an async function called back to back (`concurrency` loops in flight) for `ms`.
- * `prelude`, when given, is awaited first, inside the timed span (a container's own flush).
+ * `prelude`, when given, is awaited first, inside the timed span (a container's own flush); the
+ * loops still run `ms` after it. A flush longer than the slice used to leave a slice with no
+ * operations: a rate of 0, and a ratio of 0/0 when both competitors flushed in one cycle, which
+ * made the median meaningless (`median` now refuses NaN).
  */
 export async function rateAsync(fn, ms, concurrency = 1, prelude = undefined) {
   let n = 0;
   const start = now();
   if (prelude) await prelude();
-  const end = start + ms;
+  const end = now() + ms;
   const loop = async () => {
     while (now() < end) {
       for (let k = 0; k < 64; k++) await fn(n++);
@@ -99,13 +102,13 @@ export async function rateAsync(fn, ms, concurrency = 1, prelude = undefined) {
 
 /**
  * Ops/s of a function that answers either at once or with a promise (the verifier: a cache hit
- * is synchronous), awaiting only what is a promise, as its callers do.
+ * is synchronous), awaiting only what is a promise, as its callers do. `prelude` as in rateAsync.
  */
 export async function rateMaybeAsync(fn, ms, prelude = undefined) {
   let n = 0;
   const start = now();
   if (prelude) await prelude();
-  const end = start + ms;
+  const end = now() + ms;
   while (now() < end) {
     for (let k = 0; k < 256; k++) {
       const result = fn(n++);
@@ -127,6 +130,8 @@ export function rateSync(fn, ms) {
 }
 
 export function median(values) {
+  // A NaN makes the comparator inconsistent, and sort() then leaves any order: refuse it.
+  if (values.some(Number.isNaN)) throw new Error(`median of ${values.length} values holding NaN`);
   const s = [...values].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;

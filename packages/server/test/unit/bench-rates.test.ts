@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+
+// The benchmark's own arithmetic (scripts/bench/lib.mjs). Its figures are never asserted on, but
+// a rate of 0 or a median of a list holding NaN turns a figure into noise without any error.
+interface BenchLib {
+  rateAsync(fn: (i: number) => Promise<void>, ms: number, concurrency?: number, prelude?: () => Promise<void>): Promise<number>;
+  rateMaybeAsync(fn: (i: number) => unknown, ms: number, prelude?: () => Promise<void>): Promise<number>;
+  median(values: readonly number[]): number;
+}
+
+const libUrl = new URL('../../../../scripts/bench/lib.mjs', import.meta.url).href;
+const { rateAsync, rateMaybeAsync, median } = (await import(libUrl)) as BenchLib;
+
+const PRELUDE_MS = 40;
+const slowPrelude = () => new Promise<void>((resolve) => setTimeout(resolve, PRELUDE_MS));
+
+describe('benchmark rates with a prelude longer than the slice', () => {
+  it('rateAsync still runs the loops after the prelude, and charges the prelude to the slice', async () => {
+    let calls = 0;
+    const rate = await rateAsync(async () => {
+      calls++;
+    }, 5, 4, slowPrelude);
+    expect(calls).toBeGreaterThan(0);
+    expect(Number.isFinite(rate)).toBe(true);
+    expect(rate).toBeGreaterThan(0);
+    // The slice took at least the prelude (timers may fire a little early: half of it is safe).
+    expect(rate).toBeLessThanOrEqual(calls / (PRELUDE_MS / 2 / 1000));
+  });
+
+  it('rateMaybeAsync does the same for a synchronous function', async () => {
+    let calls = 0;
+    const rate = await rateMaybeAsync(() => {
+      calls++;
+    }, 5, slowPrelude);
+    expect(calls).toBeGreaterThan(0);
+    expect(rate).toBeGreaterThan(0);
+    expect(rate).toBeLessThanOrEqual(calls / (PRELUDE_MS / 2 / 1000));
+  });
+});
+
+describe('benchmark median', () => {
+  it('is the middle value, or the mean of the middle two', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+  });
+
+  it('refuses a list holding NaN (a slice ratio of 0/0) instead of sorting it into any order', () => {
+    expect(() => median([0.9, Number.NaN, 0.95])).toThrow(/NaN/);
+  });
+});
