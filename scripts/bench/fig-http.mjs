@@ -107,8 +107,13 @@ export async function profileServer({ store, name, seconds, connections, workDir
   return run;
 }
 
+/** One figure's result, or `{ error }` when its run failed: the other figures still run. */
+function orError(run) {
+  return run().catch((error) => ({ error: String(error.message ?? error) }));
+}
+
 /**
- * @returns {Promise<{ self?, introspect?, exchange?, generator, connections, seconds }>} each figure, or `{ error }`
+ * @returns {Promise<{ self?, introspect?, exchange?, besideExchange?, generator, connections, seconds }>} each figure, or `{ error }`
  */
 export async function httpFigures({ store, seconds, rounds, connections, workDir, which, log }) {
   const out = { generator: loadGenerator, connections, seconds, rounds, serverCore: SERVER_CORE, loadCore: LOAD_CORE };
@@ -123,26 +128,13 @@ export async function httpFigures({ store, seconds, rounds, connections, workDir
     floorServer = await startServer({ kind: 'floor', bodies }, { core: SERVER_CORE });
     const common = { keyfobPort: keyfob.port, floorPort: floorServer.port, seconds, rounds, connections, workDir, log };
     for (const name of ['self', 'introspect']) {
-      if (!which.has(`http-${name}`)) continue;
-      try {
-        out[name] = await compare(name, { ...common, req: reqs[name] });
-      } catch (error) {
-        out[name] = { error: String(error.message ?? error) };
-      }
+      if (which.has(`http-${name}`)) out[name] = await orError(() => compare(name, { ...common, req: reqs[name] }));
     }
     if (which.has('exchange')) {
-      try {
-        out.exchange = await exchange({ port: keyfob.port, req: reqs.exchange, seconds, rounds, connections, workDir, log });
-      } catch (error) {
-        out.exchange = { error: String(error.message ?? error) };
-      }
+      out.exchange = await orError(() => exchange({ port: keyfob.port, req: reqs.exchange, seconds, rounds, connections, workDir, log }));
     }
     if (which.has('http-beside-exchange')) {
-      try {
-        out.besideExchange = await besideExchange({ port: keyfob.port, reqs, seconds, rounds, connections, workDir, log });
-      } catch (error) {
-        out.besideExchange = { error: String(error.message ?? error) };
-      }
+      out.besideExchange = await orError(() => besideExchange({ port: keyfob.port, reqs, seconds, rounds, connections, workDir, log }));
     }
   } finally {
     await Promise.all([keyfob.stop(), floorServer?.stop()]);
