@@ -11,6 +11,8 @@ export interface UsageRecorderOptions {
    * it uses of tokens not yet held are not counted.
    */
   readonly maxPending?: number;
+  /** Tokens written per transaction (USAGE_TOKENS_PER_TRANSACTION unless a test sets it). */
+  readonly tokensPerTransaction?: number;
   readonly onError?: (error: unknown) => void;
   /** Called after each flush that wrote something, with the number of tokens written. */
   readonly onFlush?: (tokens: number) => void;
@@ -20,6 +22,15 @@ export interface UsageRecorderOptions {
 }
 
 export const HOUR_MS = 3_600_000;
+
+/**
+ * A flush writes its tokens in transactions of at most this many, and lets the event loop run
+ * between two of them. On SQLite a transaction runs on the process's one thread from BEGIN to
+ * COMMIT: one transaction for every token used in the interval held every request for 0.4 s
+ * (20,000 tokens, counts only) to 1.9 s (new addresses and last uses) on a 1,000,000-token store
+ * (docs/PERFORMANCE.md, "The usage flush's stall"). 1,000 tokens took 17–170 ms there.
+ */
+export const USAGE_TOKENS_PER_TRANSACTION = 500;
 
 /** What a use of a known token came to: `ok`, or why it was refused (revoked, expired, …). */
 export type UseOutcome = string;
@@ -88,8 +99,9 @@ function seeAddress(entry: Pending, ip: string, first: number, last: number, use
 
 /**
  * Write-behind recording of use: a verification only touches a map entry (newest time and IP,
- * a count per hour and outcome); a timer writes every pending token in one transaction. A failed flush keeps
- * its entries for the next attempt. Memory is bounded by `maxPending` tokens.
+ * a count per hour and outcome); a timer writes every pending token, in transactions of at most
+ * USAGE_TOKENS_PER_TRANSACTION. A failed transaction keeps its entries, and those of the
+ * transactions after it, for the next attempt. Memory is bounded by `maxPending` tokens.
  */
 export class UsageRecorder {
   #pending = new Map<string, Pending>();
@@ -109,9 +121,11 @@ export class UsageRecorder {
   #flushing: Promise<void> | undefined;
   #restoring = false;
   readonly #maxPending: number;
+  readonly #tokensPerTransaction: number;
 
   constructor(private readonly options: UsageRecorderOptions) {
     this.#maxPending = options.maxPending ?? 100_000;
+    this.#tokensPerTransaction = options.tokensPerTransaction ?? USAGE_TOKENS_PER_TRANSACTION;
   }
 
   start(): void {
@@ -188,48 +202,68 @@ export class UsageRecorder {
 
   async #write(): Promise<void> {
     if (this.#pending.size === 0) return;
-    const taken = this.#pending;
+    const taken = [...this.#pending];
     this.#pending = new Map();
-    const batch: UsageUpdate[] = [...taken].map(([patId, p]) => ({
+    let written = 0;
+    for (let start = 0; start < taken.length; start += this.#tokensPerTransaction) {
+      // Between two transactions the event loop serves what arrived meanwhile: on SQLite each
+      // transaction holds the process's one thread from its first statement to its COMMIT.
+      if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const part = taken.slice(start, start + this.#tokensPerTransaction);
+      try {
+        await this.#writePart(part);
+        written += part.length;
+      } catch (error) {
+        // This part and every later one come back; the parts already committed stay written.
+        this.#restore(taken.slice(start));
+        this.options.onError?.(error);
+        break;
+      }
+    }
+    if (written > 0) this.options.onFlush?.(written);
+  }
+
+  /** One transaction: the counts, last uses and addresses of these tokens, and their events. */
+  async #writePart(part: readonly (readonly [string, Pending])[]): Promise<void> {
+    const batch: UsageUpdate[] = part.map(([patId, p]) => ({
       patId,
       lastUse: p.lastUse ? { at: p.at, ip: p.ip } : null,
       counts: countsOf(p),
       addresses: [...(p.addresses ?? [])].map(([ip, a]) => ({ ip, firstSeen: a.first, lastSeen: a.last, uses: a.uses })),
     }));
+    const unknown = batch.flatMap((u) => (u.addresses ?? []).filter((a) => !this.#knownAddresses.has(`${u.patId} ${a.ip}`)).map((a) => ({ patId: u.patId, ...a })));
+    await this.options.store.transaction(async (repos) => {
+      const fresh = await repos.pats.unseenAddresses(unknown);
+      await repos.pats.recordUsage(batch);
+      // Committed with the address rows: the "new address" event exists once its address does.
+      await repos.outbox.insertMany(fresh.map((a) => newAddressEvent(a.patId, a.ip, a.firstSeen)));
+    });
+    if (this.#knownAddresses.size + unknown.length > this.#maxPending) this.#knownAddresses.clear();
+    for (const a of unknown) this.#knownAddresses.add(`${a.patId} ${a.ip}`);
+    if (this.#written.size > this.#maxPending) {
+      this.#written.clear();
+      this.#writtenIp.clear();
+    }
+    for (const u of batch) {
+      if (u.lastUse === null) continue;
+      this.#written.set(u.patId, Math.floor(u.lastUse.at / MINUTE_MS));
+      if (u.lastUse.ip !== null) this.#writtenIp.set(u.patId, u.lastUse.ip);
+      else this.#writtenIp.delete(u.patId);
+    }
+  }
+
+  /** Puts entries a failed write took back among the pending ones, merged with uses since. */
+  #restore(entries: readonly (readonly [string, Pending])[]): void {
+    this.#restoring = true;
     try {
-      const unknown = batch.flatMap((u) => (u.addresses ?? []).filter((a) => !this.#knownAddresses.has(`${u.patId} ${a.ip}`)).map((a) => ({ patId: u.patId, ...a })));
-      await this.options.store.transaction(async (repos) => {
-        const fresh = await repos.pats.unseenAddresses(unknown);
-        await repos.pats.recordUsage(batch);
-        // Committed with the address rows: the "new address" event exists once its address does.
-        await repos.outbox.insertMany(fresh.map((a) => newAddressEvent(a.patId, a.ip, a.firstSeen)));
-      });
-      if (this.#knownAddresses.size + unknown.length > this.#maxPending) this.#knownAddresses.clear();
-      for (const a of unknown) this.#knownAddresses.add(`${a.patId} ${a.ip}`);
-      if (this.#written.size > this.#maxPending) {
-        this.#written.clear();
-        this.#writtenIp.clear();
+      for (const [patId, p] of entries) {
+        for (const c of countsOf(p)) this.record(patId, c.hour, null, c.count, false, c.outcome);
+        this.record(patId, p.at, p.ip, 0, p.lastUse);
+        const entry = this.#pending.get(patId);
+        if (entry !== undefined) for (const [ip, a] of p.addresses ?? []) seeAddress(entry, ip, a.first, a.last, a.uses);
       }
-      for (const u of batch) {
-        if (u.lastUse === null) continue;
-        this.#written.set(u.patId, Math.floor(u.lastUse.at / MINUTE_MS));
-        if (u.lastUse.ip !== null) this.#writtenIp.set(u.patId, u.lastUse.ip);
-        else this.#writtenIp.delete(u.patId);
-      }
-      this.options.onFlush?.(batch.length);
-    } catch (error) {
-      this.#restoring = true;
-      try {
-        for (const [patId, p] of taken) {
-          for (const c of countsOf(p)) this.record(patId, c.hour, null, c.count, false, c.outcome);
-          this.record(patId, p.at, p.ip, 0, p.lastUse);
-          const entry = this.#pending.get(patId);
-          if (entry !== undefined) for (const [ip, a] of p.addresses ?? []) seeAddress(entry, ip, a.first, a.last, a.uses);
-        }
-      } finally {
-        this.#restoring = false;
-      }
-      this.options.onError?.(error);
+    } finally {
+      this.#restoring = false;
     }
   }
 

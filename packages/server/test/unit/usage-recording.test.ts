@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/dialects.js';
 import { asSession, createTestApp, createToken, createUser, setupAdmin, type Session, type TestApp } from '../helpers/test-app.js';
 import { LAST_USE_PRECISION_MS, UsageRecorder, changesLastUse } from '../../src/services/usage-recorder.js';
+import type { Repositories, Store } from '../../src/repositories/store.js';
 
 const T0 = Date.parse('2026-11-20T23:59:00Z');
 /** Successful uses in the first hour of a UTC day. */
@@ -119,6 +120,41 @@ for (const dialect of DIALECTS) {
       expect(res.json()).toMatchObject({ lastUsedAt: new Date(T0).toISOString(), lastUsedIp: '198.51.100.9' });
     });
 
+    it('writes a flush in transactions of a bounded size, letting the event loop run between them', async () => {
+      const tokens = await createTokens(t, admin, 5);
+      let immediateRan = false;
+      const startedAfterImmediate: boolean[] = [];
+      const store = countingTransactions(t.container.store, () => startedAfterImmediate.push(immediateRan));
+      const recorder = new UsageRecorder({ store, flushIntervalMs: 600_000, tokensPerTransaction: 2, now: () => T0 });
+      for (const tok of tokens) recorder.record(tok.id, T0, '192.0.2.8');
+      setImmediate(() => (immediateRan = true));
+      await recorder.flush();
+      // Five tokens, two per transaction: three transactions, and a callback queued before the
+      // flush ran before the second one began.
+      expect(startedAfterImmediate).toEqual([false, true, true]);
+      expect(await Promise.all(tokens.map((tok) => usesOf(t, tok.id)))).toEqual([1, 1, 1, 1, 1]);
+    });
+
+    it('keeps the tokens of a failed transaction and of those after it, and writes each use once on the next flush', async () => {
+      const tokens = await createTokens(t, admin, 5);
+      let started = 0;
+      const errors: unknown[] = [];
+      const store = countingTransactions(t.container.store, () => {
+        if (++started === 2) throw new Error('the store failed');
+      });
+      const recorder = new UsageRecorder({ store, flushIntervalMs: 600_000, tokensPerTransaction: 2, now: () => T0, onError: (e) => errors.push(e) });
+      // Sorted by id: the order the flush takes them in is the order they were recorded in.
+      const ids = tokens.map((tok) => tok.id).sort();
+      for (const id of ids) recorder.record(id, T0, '192.0.2.9');
+      await recorder.flush();
+      expect(errors).toHaveLength(1);
+      expect(recorder.pendingCount).toBe(3);
+      expect(await Promise.all(ids.map((id) => usesOf(t, id)))).toEqual([1, 1, 0, 0, 0]);
+      await recorder.flush();
+      expect(recorder.pendingCount).toBe(0);
+      expect(await Promise.all(ids.map((id) => usesOf(t, id)))).toEqual([1, 1, 1, 1, 1]);
+    });
+
     it('writes early, before its timer, once half of its bound of distinct tokens is held', async () => {
       const tokens = [await createToken(t, admin), await createToken(t, admin), await createToken(t, admin)];
       const recorder = new UsageRecorder({ store: t.container.store, flushIntervalMs: 600_000, maxPending: 4, now: () => T0 });
@@ -168,6 +204,30 @@ for (const dialect of DIALECTS) {
       expect(during).toBe(false);
       expect((await t.container.verifier.verify(tok.token)).ok).toBe(false);
     });
+  });
+}
+
+async function createTokens(t: TestApp, owner: Session, count: number) {
+  const tokens = [];
+  for (let i = 0; i < count; i++) tokens.push(await createToken(t, owner));
+  return tokens;
+}
+
+/** Successful and refused uses of a token, all hours. */
+async function usesOf(t: TestApp, patId: string): Promise<number> {
+  return (await t.container.store.repos.pats.usageSince(patId, 0)).reduce((n, c) => n + c.count, 0);
+}
+
+/** The real store, calling `onStart` as each transaction begins (a throw there fails that transaction). */
+function countingTransactions(real: Store, onStart: () => void): Store {
+  return new Proxy(real, {
+    get: (target, key) =>
+      key === 'transaction'
+        ? async <T>(fn: (repos: Repositories) => Promise<T>): Promise<T> => {
+            onStart();
+            return target.transaction(fn);
+          }
+        : Reflect.get(target, key),
   });
 }
 

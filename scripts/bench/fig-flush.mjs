@@ -1,0 +1,64 @@
+// Figure 9 (no target): how long a usage flush holds the event loop at once on the big SQLite
+// store. The server writes a flush in transactions of USAGE_TOKENS_PER_TRANSACTION tokens with the
+// event loop running between them; the same flush in one transaction, measured in the same rounds,
+// is the baseline. Runs as a pinned child; writes its result as JSON.
+import { sql } from 'kysely';
+import { benchEnv, benchToken, childArgs, median, sampleIndexes, server, writeResult } from './lib.mjs';
+
+const { loadConfig } = await server('config/load.js');
+const { createContainer } = await server('container.js');
+const { UsageRecorder, USAGE_TOKENS_PER_TRANSACTION } = await server('services/usage-recorder.js');
+
+/** The longest gap between two turns of the event loop while `work` runs, and how long it ran. */
+async function longestBlock(work) {
+  let longest = 0;
+  let last = performance.now();
+  let running = true;
+  const tick = () => {
+    const t = performance.now();
+    longest = Math.max(longest, t - last);
+    last = t;
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const started = performance.now();
+  await work();
+  const ms = performance.now() - started;
+  running = false;
+  longest = Math.max(longest, performance.now() - last);
+  return { longestMs: longest, flushMs: ms };
+}
+
+const args = childArgs();
+const container = await createContainer(loadConfig(benchEnv(args.store, { KEYFOB_VERIFY_CACHE: 'off', KEYFOB_USAGE_FLUSH_MS: '600000' })));
+try {
+  const ids = [];
+  for (const i of sampleIndexes(args.store.count, Math.min(args.tokens, args.store.count), 9)) {
+    const outcome = await container.verifier.verify(benchToken(i));
+    if (!outcome.ok) throw new Error(`token ${i} did not verify: ${outcome.reason}`);
+    ids.push(outcome.pat.id);
+  }
+  const recorders = {
+    parts: new UsageRecorder({ store: container.store, flushIntervalMs: 600_000 }),
+    whole: new UsageRecorder({ store: container.store, flushIntervalMs: 600_000, tokensPerTransaction: Number.MAX_SAFE_INTEGER }),
+  };
+  const samples = { parts: [], whole: [] };
+  // Each round's uses come a minute and a second after the last: every flush rewrites every
+  // token's last use (a token in steady use is rewritten once a minute), the heavier case.
+  let at = Date.now();
+  for (let round = 0; round < args.rounds; round++) {
+    const order = round % 2 === 0 ? ['parts', 'whole'] : ['whole', 'parts'];
+    for (const name of order) {
+      at += 61_000;
+      const recorder = recorders[name];
+      for (const id of ids) recorder.record(id, at, '192.0.2.44');
+      // An empty log for each flush: the one before must not leave this one its checkpoint.
+      await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(container.store.db);
+      samples[name].push(await longestBlock(() => recorder.flush()));
+    }
+  }
+  const summary = (list) => ({ longestMs: median(list.map((s) => s.longestMs)), maxLongestMs: Math.max(...list.map((s) => s.longestMs)), flushMs: median(list.map((s) => s.flushMs)) });
+  writeResult(args, { tokens: ids.length, tokensPerTransaction: USAGE_TOKENS_PER_TRANSACTION, rounds: args.rounds, parts: summary(samples.parts), whole: summary(samples.whole), samples });
+} finally {
+  await container.close();
+}
