@@ -358,7 +358,8 @@ if (wants('writes')) {
 }
 
 // ---------------------------------------------------------------- 7b. the usage flush's stall
-// Last of the big store's figures: it writes usage (and address rows) into that store.
+// After the other big-store figures (the profiles aside, which only verify): it writes usage,
+// address rows and their events into that store.
 if (wants('flush')) {
   await step(`7b. longest event-loop block of a usage flush (${opts.flushTokens.toLocaleString('en')} tokens, big store)`, async () => {
     const r = await runChild('fig-flush.mjs', { store: stores.big, tokens: opts.flushTokens, rounds: opts.flushRounds }, { core: pinnedCore, workDir, timeoutMs: 600_000 });

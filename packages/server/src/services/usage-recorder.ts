@@ -27,8 +27,8 @@ export const HOUR_MS = 3_600_000;
  * A flush writes its tokens in transactions of at most this many, and lets the event loop run
  * between two of them. On SQLite a transaction runs on the process's one thread from BEGIN to
  * COMMIT: one transaction for every token used in the interval held every request for 0.4 s
- * (20,000 tokens, counts only) to 1.9 s (new addresses and last uses) on a 1,000,000-token store
- * (docs/PERFORMANCE.md, "The usage flush's stall"). 1,000 tokens took 17–170 ms there.
+ * (20,000 tokens, counts only) to 1.8 s (every last use rewritten) on a 1,000,000-token store,
+ * and 1,000 tokens for 17 ms to 0.9 s there (docs/PERFORMANCE.md, run O).
  */
 export const USAGE_TOKENS_PER_TRANSACTION = 500;
 
@@ -101,7 +101,8 @@ function seeAddress(entry: Pending, ip: string, first: number, last: number, use
  * Write-behind recording of use: a verification only touches a map entry (newest time and IP,
  * a count per hour and outcome); a timer writes every pending token, in transactions of at most
  * USAGE_TOKENS_PER_TRANSACTION. A failed transaction keeps its entries, and those of the
- * transactions after it, for the next attempt. Memory is bounded by `maxPending` tokens.
+ * transactions after it, for the next attempt. Memory is bounded by `maxPending` tokens (twice
+ * that while writes fail).
  */
 export class UsageRecorder {
   #pending = new Map<string, Pending>();
@@ -126,6 +127,9 @@ export class UsageRecorder {
   constructor(private readonly options: UsageRecorderOptions) {
     this.#maxPending = options.maxPending ?? 100_000;
     this.#tokensPerTransaction = options.tokensPerTransaction ?? USAGE_TOKENS_PER_TRANSACTION;
+    if (!Number.isSafeInteger(this.#tokensPerTransaction) || this.#tokensPerTransaction < 1) {
+      throw new RangeError(`tokensPerTransaction must be a positive integer, not ${this.#tokensPerTransaction}`);
+    }
   }
 
   start(): void {
@@ -158,7 +162,9 @@ export class UsageRecorder {
     }
     let entry = this.#pending.get(patId);
     if (entry === undefined) {
-      if (this.#pending.size >= this.#maxPending) return;
+      // A failed write putting its entries back may go up to twice the bound: those uses were
+      // counted already, beside the ones recorded while it ran.
+      if (this.#pending.size >= (this.#restoring ? 2 * this.#maxPending : this.#maxPending)) return;
       // Many distinct tokens: write before the bound is reached rather than drop their counts.
       // Not while a failed flush puts its entries back: that would retry at once, in a loop, for
       // as long as the store fails; the timer retries.
@@ -193,6 +199,9 @@ export class UsageRecorder {
    */
   async flush(): Promise<void> {
     if (this.#flushing) await this.#flushing.catch(() => {});
+    // Another caller waiting on the same flush may have started the next one first: it took this
+    // call's entries, and this call is done only once that write is.
+    if (this.#flushing) return this.#flushing;
     if (this.#pending.size === 0) return;
     this.#flushing ??= this.#write().finally(() => {
       this.#flushing = undefined;

@@ -155,6 +155,40 @@ for (const dialect of DIALECTS) {
       expect(await Promise.all(ids.map((id) => usesOf(t, id)))).toEqual([1, 1, 1, 1, 1]);
     });
 
+    it('answers a flush only once the write holding its uses is done, when another flush started that write', async () => {
+      const tokens = await createTokens(t, admin, 5);
+      const recorder = new UsageRecorder({ store: t.container.store, flushIntervalMs: 600_000, tokensPerTransaction: 1, now: () => T0 });
+      for (const tok of tokens.slice(0, 3)) recorder.record(tok.id, T0, '192.0.2.10');
+      const first = recorder.flush();
+      for (const tok of tokens.slice(3)) recorder.record(tok.id, T0, '192.0.2.10');
+      // Both wait for the first; the one that resumes first writes the last two tokens, in two
+      // transactions with a turn of the event loop between them.
+      const second = recorder.flush();
+      const third = recorder.flush();
+      await third;
+      expect(await Promise.all(tokens.map((tok) => usesOf(t, tok.id)))).toEqual([1, 1, 1, 1, 1]);
+      await Promise.all([first, second]);
+    });
+
+    it('puts back the uses of a failed transaction even when new tokens filled its bound meanwhile', async () => {
+      const tokens = await createTokens(t, admin, 7);
+      const ids = tokens.map((tok) => tok.id).sort();
+      let started = 0;
+      const store = countingTransactions(t.container.store, () => {
+        if (++started === 2) throw new Error('the store failed');
+      });
+      const recorder = new UsageRecorder({ store, flushIntervalMs: 600_000, maxPending: 4, tokensPerTransaction: 1, now: () => T0, onError: () => {} });
+      recorder.record(ids[0]!, T0, '192.0.2.11');
+      recorder.record(ids[1]!, T0, '192.0.2.11');
+      const flushing = recorder.flush();
+      // Recorded while the first token is written: four fill the bound, the fifth is not counted.
+      for (const id of ids.slice(2)) recorder.record(id, T0, '192.0.2.11');
+      await flushing;
+      await recorder.flush();
+      // The second token's transaction failed while four newer tokens were held: it is kept.
+      expect(await Promise.all(ids.map((id) => usesOf(t, id)))).toEqual([1, 1, 1, 1, 1, 1, 0]);
+    });
+
     it('writes early, before its timer, once half of its bound of distinct tokens is held', async () => {
       const tokens = [await createToken(t, admin), await createToken(t, admin), await createToken(t, admin)];
       const recorder = new UsageRecorder({ store: t.container.store, flushIntervalMs: 600_000, maxPending: 4, now: () => T0 });
