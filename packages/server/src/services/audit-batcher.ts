@@ -1,6 +1,7 @@
 import type { Actor, AuditEvent } from '../domain/models.js';
 import type { Store } from '../repositories/store.js';
 import { auditEvent, type AuditEntry } from './audit-log.js';
+import { nextTurn } from './next-turn.js';
 
 interface Waiting {
   readonly event: AuditEvent;
@@ -40,7 +41,7 @@ export class AuditBatcher {
       // later ones join the next. Before every batch: the disk flush of the last one ends in the
       // middle of a turn. A pause between commits was tried (a 5 ms window): with 50 exchanges in
       // flight it capped the rate at 50 per window (docs/PERFORMANCE.md).
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await nextTurn();
       const batch = this.#queue.splice(0, MAX_BATCH);
       try {
         // One statement, or on SQLite one transaction of its own: all of the batch or none of it.

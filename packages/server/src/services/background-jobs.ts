@@ -8,6 +8,7 @@ import type { NoticeSender } from './notice-sender.js';
 import type { ExpiryReminders } from './reminders.js';
 import type { IdleExpiry } from './idle-expiry.js';
 import type { WebhookSender } from './webhook-sender.js';
+import { nextTurn } from './next-turn.js';
 
 const LEASE = 'events';
 /** Expiry reminders and idle expiry look at times counted in days: once a minute is plenty. */
@@ -101,21 +102,31 @@ export class BackgroundJobs {
     if (!(await store.repos.leases.acquire(LEASE, this.holder, now, Math.max(3 * intervalMs, 15_000)))) return false;
     await store.repos.webhooks.requeueStale(now - STALE_ATTEMPT_MS);
     await store.repos.notices.abandonStale(now - STALE_ATTEMPT_MS);
+    // Requests are served between two steps (nextTurn): on a big SQLite store one tick of these
+    // steps in a row held the process for 0.25–1.3 s (docs/PERFORMANCE.md, run O).
     if (now - this.#lastReminders >= REMINDERS_EVERY_MS) {
+      await nextTurn();
       await this.options.reminders.run();
+      await nextTurn();
       await this.options.idle.run();
       this.#lastReminders = now;
     }
     // Drain the outbox in batches, but give the senders a turn at least every ten batches.
     try {
-      for (let i = 0; i < 10 && (await this.options.fanout.run()) > 0; i++);
+      for (let i = 0; i < 10; i++) {
+        await nextTurn();
+        if ((await this.options.fanout.run()) === 0) break;
+      }
     } catch (error) {
       // Another instance fanned out the same events (a lease that lapsed mid-run); ours rolled back.
       if (!(error instanceof Conflict)) throw error;
     }
+    await nextTurn();
     await this.options.webhooks.run();
+    await nextTurn();
     await this.options.notices?.run(100);
     if (now - this.#lastPrune >= 3_600_000) {
+      await nextTurn();
       await store.repos.webhooks.prune(now - LOG_RETENTION_MS);
       await store.repos.notices.prune(now - LOG_RETENTION_MS);
       this.#lastPrune = now;

@@ -2,6 +2,7 @@ import type { Store } from '../repositories/store.js';
 import type { UsageCount, UsageUpdate } from '../repositories/pats.js';
 import type { OutboxEntry } from '../repositories/outbox.js';
 import { newAddressEventId } from '../domain/events.js';
+import { nextTurn } from './next-turn.js';
 
 export interface UsageRecorderOptions {
   readonly store: Store;
@@ -217,7 +218,7 @@ export class UsageRecorder {
     for (let start = 0; start < taken.length; start += this.#tokensPerTransaction) {
       // Between two transactions the event loop serves what arrived meanwhile: on SQLite each
       // transaction holds the process's one thread from its first statement to its COMMIT.
-      if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (start > 0) await nextTurn();
       const part = taken.slice(start, start + this.#tokensPerTransaction);
       try {
         await this.#writePart(part);
