@@ -11,8 +11,14 @@ import type { WebhookSender } from './webhook-sender.js';
 import { nextTurn } from './next-turn.js';
 
 const LEASE = 'events';
-/** Expiry reminders and idle expiry look at times counted in days: once a minute is plenty. */
+/** Expiry reminders look at times counted in days: once a minute is plenty. */
 const REMINDERS_EVERY_MS = 60_000;
+/**
+ * Idle expiry counts in days too, and reads every usable token (no index on last activity): on a
+ * 1,000,000-token SQLite store that one statement held the process for about a second
+ * (docs/PERFORMANCE.md, run O). Once an hour.
+ */
+const IDLE_EVERY_MS = 3_600_000;
 /** Finished deliveries and notices are kept this long in the logs. */
 const LOG_RETENTION_MS = 30 * 86_400_000;
 /** An attempt still marked as under way after this long belongs to a process that stopped. */
@@ -43,6 +49,7 @@ export class BackgroundJobs {
   #running: Promise<void> | undefined;
   #again = false;
   #lastReminders = -Infinity;
+  #lastIdle = -Infinity;
   #lastPrune = -Infinity;
 
   constructor(private readonly options: BackgroundJobsOptions) {}
@@ -70,12 +77,14 @@ export class BackgroundJobs {
   }
 
   /**
-   * One full round whether or not a minute has passed since the last reminders (the tests drive
-   * the jobs this way on their own clock): true when this instance held the lease and ran.
+   * One full round whether or not a minute has passed since the last reminders and an hour since
+   * the last idle expiry (the tests drive the jobs this way on their own clock): true when this
+   * instance held the lease and ran.
    */
   async runOnce(): Promise<boolean> {
     while (this.#running) await this.#running;
     this.#lastReminders = -Infinity;
+    this.#lastIdle = -Infinity;
     return this.#track(this.#tick());
   }
 
@@ -107,9 +116,12 @@ export class BackgroundJobs {
     if (now - this.#lastReminders >= REMINDERS_EVERY_MS) {
       await nextTurn();
       await this.options.reminders.run();
+      this.#lastReminders = now;
+    }
+    if (now - this.#lastIdle >= IDLE_EVERY_MS) {
       await nextTurn();
       await this.options.idle.run();
-      this.#lastReminders = now;
+      this.#lastIdle = now;
     }
     // Drain the outbox in batches, but give the senders a turn at least every ten batches.
     try {

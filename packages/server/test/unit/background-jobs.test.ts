@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/dialects.js';
-import { createTestApp, type TestApp } from '../helpers/test-app.js';
+import { DAY } from '../helpers/clock.js';
+import { createTestApp, createToken, setupAdmin, type TestApp } from '../helpers/test-app.js';
+import { SYSTEM_ACTOR } from '../../src/domain/models.js';
+import { IDLE_WARNING } from '../../src/repositories/reminders.js';
 
 for (const dialect of DIALECTS) {
   describe.skipIf(!dialect.available)(`the event jobs' tick [${dialect.name}]`, () => {
@@ -23,6 +26,29 @@ for (const dialect of DIALECTS) {
       // Reminders, idle expiry, the outbox, webhooks and email notices each start after a turn.
       // On SQLite every statement answers synchronously: without those turns there is none.
       expect(turns).toBeGreaterThanOrEqual(5);
+    });
+
+    it('looks for idle tokens once an hour', async () => {
+      const admin = await setupAdmin(t);
+      await t.container.policy.update(SYSTEM_ACTOR, { idleRevokeDays: 30, idleWarningDays: 7 });
+      const tok = await createToken(t, admin, { expiresInDays: null });
+      const warned = async () =>
+        (await t.container.store.db.selectFrom('token_reminders').select('pat_id').where('pat_id', '=', tok.id).where('kind', '=', IDLE_WARNING).execute()).length > 0;
+      // A tick as the timer runs it (not runOnce, which runs every step), waited for.
+      const tick = async () => {
+        t.container.jobs.nudge();
+        await t.container.jobs.stop();
+      };
+      // Idle a minute short of the warning (30 − 7 days): idle expiry runs and finds nothing.
+      t.clock.advance(23 * DAY - 60_000);
+      await t.container.jobs.runOnce();
+      // A minute past it, but within the hour: not looked at yet.
+      t.clock.advance(2 * 60_000);
+      await tick();
+      expect(await warned()).toBe(false);
+      t.clock.advance(60 * 60_000);
+      await tick();
+      expect(await warned()).toBe(true);
     });
   });
 }
