@@ -6,7 +6,7 @@ import type { Clock } from './clock.js';
 import type { EventFanout } from './event-fanout.js';
 import type { NoticeSender } from './notice-sender.js';
 import type { ExpiryReminders } from './reminders.js';
-import type { IdleExpiry } from './idle-expiry.js';
+import { IDLE_TOKENS_PER_RUN, type IdleExpiry } from './idle-expiry.js';
 import type { WebhookSender } from './webhook-sender.js';
 import { nextTurn } from './next-turn.js';
 
@@ -15,8 +15,8 @@ const LEASE = 'events';
 const REMINDERS_EVERY_MS = 60_000;
 /**
  * Idle expiry counts in days too, and reads every usable token (no index on last activity): on a
- * 1,000,000-token SQLite store that one statement held the process for about a second
- * (docs/PERFORMANCE.md, run O). Once an hour.
+ * 1,000,000-token SQLite store that step held the process for about a second (docs/PERFORMANCE.md,
+ * run O). Once an hour, or a minute after a run that had more than it could take.
  */
 const IDLE_EVERY_MS = 3_600_000;
 /** Finished deliveries and notices are kept this long in the logs. */
@@ -120,8 +120,11 @@ export class BackgroundJobs {
     }
     if (now - this.#lastIdle >= IDLE_EVERY_MS) {
       await nextTurn();
-      await this.options.idle.run();
-      this.#lastIdle = now;
+      const { warned, revoked } = await this.options.idle.run();
+      // A full run leaves more behind (the policy just turned on over many idle tokens): the next
+      // comes a minute later, as before, until the backlog is gone.
+      const more = warned >= IDLE_TOKENS_PER_RUN || revoked >= IDLE_TOKENS_PER_RUN;
+      this.#lastIdle = more ? now - IDLE_EVERY_MS + REMINDERS_EVERY_MS : now;
     }
     // Drain the outbox in batches, but give the senders a turn at least every ten batches.
     try {

@@ -12,11 +12,14 @@ import type { PolicyService } from './policy-service.js';
  * warning that has stood for the full warning period, also for tokens already long idle when an
  * admin turns the policy on. A use after the warning resets the clock.
  */
+/** Tokens warned, and tokens revoked, per run at most. */
+export const IDLE_TOKENS_PER_RUN = 200;
+
 export class IdleExpiry {
   constructor(private readonly deps: { store: Store; clock: Clock; policy: PolicyService; pats: PatService }) {}
 
   /** Returns how many tokens were warned and revoked. */
-  async run(limit = 200): Promise<{ warned: number; revoked: number }> {
+  async run(limit = IDLE_TOKENS_PER_RUN): Promise<{ warned: number; revoked: number }> {
     const policy = await this.deps.policy.get();
     if (policy.idleRevokeDays === null) return { warned: 0, revoked: 0 };
     const { store, clock } = this.deps;

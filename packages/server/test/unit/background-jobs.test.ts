@@ -1,15 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/dialects.js';
 import { DAY } from '../helpers/clock.js';
-import { createTestApp, createToken, setupAdmin, type TestApp } from '../helpers/test-app.js';
+import { createTestApp, createToken, setupAdmin, type Session, type TestApp } from '../helpers/test-app.js';
 import { SYSTEM_ACTOR } from '../../src/domain/models.js';
 import { IDLE_WARNING } from '../../src/repositories/reminders.js';
+import { IDLE_TOKENS_PER_RUN } from '../../src/services/idle-expiry.js';
 
 for (const dialect of DIALECTS) {
   describe.skipIf(!dialect.available)(`the event jobs' tick [${dialect.name}]`, () => {
     let t: TestApp;
+    let admin: Session;
     beforeAll(async () => {
       t = await createTestApp(dialect);
+      admin = await setupAdmin(t);
     });
     afterAll(async () => t?.close());
 
@@ -29,7 +32,6 @@ for (const dialect of DIALECTS) {
     });
 
     it('looks for idle tokens once an hour', async () => {
-      const admin = await setupAdmin(t);
       await t.container.policy.update(SYSTEM_ACTOR, { idleRevokeDays: 30, idleWarningDays: 7 });
       const tok = await createToken(t, admin, { expiresInDays: null });
       const warned = async () =>
@@ -49,6 +51,23 @@ for (const dialect of DIALECTS) {
       t.clock.advance(60 * 60_000);
       await tick();
       expect(await warned()).toBe(true);
+    });
+
+    it('comes back a minute later, not an hour, while idle tokens are left over from a full run', async () => {
+      const tokens = [];
+      for (let i = 0; i <= IDLE_TOKENS_PER_RUN; i++) tokens.push(await createToken(t, admin, { expiresInDays: null }));
+      const ids = tokens.map((tok) => tok.id);
+      const warned = async () =>
+        (await t.container.store.db.selectFrom('token_reminders').select('pat_id').where('pat_id', 'in', ids).where('kind', '=', IDLE_WARNING).execute()).length;
+      // Policy set by the test before: idle after 23 days. One more idle token than a run takes.
+      t.clock.advance(23 * DAY + 60_000);
+      await t.container.jobs.runOnce();
+      // A full run (the earlier test's token, idle since, may take one of its places).
+      expect(await warned()).toBeLessThanOrEqual(IDLE_TOKENS_PER_RUN);
+      t.clock.advance(2 * 60_000);
+      t.container.jobs.nudge();
+      await t.container.jobs.stop();
+      expect(await warned()).toBe(IDLE_TOKENS_PER_RUN + 1);
     });
   });
 }
