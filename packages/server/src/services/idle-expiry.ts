@@ -6,15 +6,15 @@ import type { Clock } from './clock.js';
 import type { PatService } from './pat-service.js';
 import type { PolicyService } from './policy-service.js';
 
+/** Tokens warned, and tokens revoked, per run at most. */
+export const IDLE_TOKENS_PER_RUN = 200;
+
 /**
  * The idle-expiry policy: a token unused for `idleRevokeDays` is revoked, and its owner is warned
  * `idleWarningDays` before (a `token.idle` event: webhook and email). Nothing is revoked without a
  * warning that has stood for the full warning period, also for tokens already long idle when an
  * admin turns the policy on. A use after the warning resets the clock.
  */
-/** Tokens warned, and tokens revoked, per run at most. */
-export const IDLE_TOKENS_PER_RUN = 200;
-
 export class IdleExpiry {
   constructor(private readonly deps: { store: Store; clock: Clock; policy: PolicyService; pats: PatService }) {}
 
