@@ -48,6 +48,8 @@ export class BackgroundJobs {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #again = false;
+  /** Set by stop(): a nudge arriving during shutdown (a webhook queued by a last request) starts nothing. */
+  #stopped = false;
   #lastReminders = -Infinity;
   #lastIdle = -Infinity;
   #lastPrune = -Infinity;
@@ -55,12 +57,14 @@ export class BackgroundJobs {
   constructor(private readonly options: BackgroundJobsOptions) {}
 
   start(): void {
+    this.#stopped = false;
     this.#timer ??= setInterval(() => this.nudge(), this.options.intervalMs);
     this.#timer.unref();
   }
 
   /** A tick now (or right after the one under way), e.g. when a delivery was queued here. */
   nudge(): void {
+    if (this.#stopped) return;
     if (this.#running) {
       this.#again = true;
       return;
@@ -69,6 +73,7 @@ export class BackgroundJobs {
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
     clearInterval(this.#timer);
     this.#timer = undefined;
     this.#again = false;
@@ -85,6 +90,15 @@ export class BackgroundJobs {
     while (this.#running) await this.#running;
     this.#lastReminders = -Infinity;
     this.#lastIdle = -Infinity;
+    return this.tick();
+  }
+
+  /**
+   * One tick as the timer runs it (reminders, idle expiry and prunes only when due), after the one
+   * under way: true when this instance held the lease and ran.
+   */
+  async tick(): Promise<boolean> {
+    while (this.#running) await this.#running;
     return this.#track(this.#tick());
   }
 

@@ -36,11 +36,8 @@ for (const dialect of DIALECTS) {
       const tok = await createToken(t, admin, { expiresInDays: null });
       const warned = async () =>
         (await t.container.store.db.selectFrom('token_reminders').select('pat_id').where('pat_id', '=', tok.id).where('kind', '=', IDLE_WARNING).execute()).length > 0;
-      // A tick as the timer runs it (not runOnce, which runs every step), waited for.
-      const tick = async () => {
-        t.container.jobs.nudge();
-        await t.container.jobs.stop();
-      };
+      // A tick as the timer runs it (not runOnce, which runs every step).
+      const tick = () => t.container.jobs.tick();
       // Idle a minute short of the warning (30 − 7 days): idle expiry runs and finds nothing.
       t.clock.advance(23 * DAY - 60_000);
       await t.container.jobs.runOnce();
@@ -65,9 +62,19 @@ for (const dialect of DIALECTS) {
       // A full run (the earlier test's token, idle since, may take one of its places).
       expect(await warned()).toBeLessThanOrEqual(IDLE_TOKENS_PER_RUN);
       t.clock.advance(2 * 60_000);
-      t.container.jobs.nudge();
-      await t.container.jobs.stop();
+      await t.container.jobs.tick();
       expect(await warned()).toBe(IDLE_TOKENS_PER_RUN + 1);
+    });
+
+    it('starts no tick on a nudge once stopped (a webhook queued while the process shuts down)', async () => {
+      const holder = async () => (await t.container.store.db.selectFrom('job_leases').select(['holder', 'expires_at']).where('name', '=', 'events').executeTakeFirst());
+      expect(await t.container.jobs.tick()).toBe(true);
+      await t.container.jobs.stop();
+      // stop() released the lease (expired now); a tick would take it again.
+      expect(await holder()).toMatchObject({ expires_at: 0 });
+      t.container.jobs.nudge();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await holder()).toMatchObject({ expires_at: 0 });
     });
   });
 }
