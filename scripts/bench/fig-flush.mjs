@@ -3,7 +3,7 @@
 // event loop running between them; the same flush in one transaction, measured in the same rounds,
 // is the baseline. Runs as a pinned child; writes its result as JSON.
 import { sql } from 'kysely';
-import { benchEnv, benchToken, childArgs, median, sampleIndexes, server, writeResult } from './lib.mjs';
+import { IN_PROCESS, benchEnv, benchToken, childArgs, median, sampleIndexes, server, writeResult } from './lib.mjs';
 
 const { loadConfig } = await server('config/load.js');
 const { createContainer } = await server('container.js');
@@ -30,7 +30,7 @@ async function longestBlock(work) {
 }
 
 const args = childArgs();
-const container = await createContainer(loadConfig(benchEnv(args.store, { KEYFOB_VERIFY_CACHE: 'off', KEYFOB_USAGE_FLUSH_MS: '600000' })));
+const container = await createContainer(loadConfig(benchEnv(args.store, { KEYFOB_VERIFY_CACHE: 'off', KEYFOB_USAGE_FLUSH_MS: '600000' })), IN_PROCESS);
 try {
   const ids = [];
   for (const i of sampleIndexes(args.store.count, Math.min(args.tokens, args.store.count), 9)) {

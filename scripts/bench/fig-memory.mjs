@@ -1,6 +1,6 @@
 // Figure 6 (memory): heap bytes per cached verification, and RSS growth while verifying random
 // well-formed unknown tokens. Runs as a pinned child with --expose-gc.
-import { benchEnv, benchToken, childArgs, protocol, server, writeResult } from './lib.mjs';
+import { IN_PROCESS, benchEnv, benchToken, childArgs, protocol, server, writeResult } from './lib.mjs';
 
 const { loadConfig } = await server('config/load.js');
 const { createContainer } = await server('container.js');
@@ -17,6 +17,7 @@ async function perToken(args) {
   const n = Math.min(args.cached, args.store.count - 1);
   const container = await createContainer(
     loadConfig(benchEnv(args.store, { KEYFOB_VERIFY_CACHE_TTL_MS: '3600000', KEYFOB_VERIFY_CACHE_MAX_ENTRIES: String(n + 10), KEYFOB_VERIFY_CACHE_MAX_MB: '4096' })),
+    IN_PROCESS,
   );
   try {
     const cache = container.cache;
@@ -53,7 +54,7 @@ async function perToken(args) {
 
 /** RSS while verifying random well-formed unknown tokens for `seconds` (cache on, defaults). */
 async function unknownTokens(args) {
-  const container = await createContainer(loadConfig(benchEnv(args.store)));
+  const container = await createContainer(loadConfig(benchEnv(args.store)), IN_PROCESS);
   try {
     const verify = container.verifier;
     for (let i = 0; i < 2000; i++) await verify.verify(protocol.generateToken().token);

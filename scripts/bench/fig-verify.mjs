@@ -3,7 +3,7 @@
 import Database from 'better-sqlite3';
 import { createHmac, hash } from 'node:crypto';
 import { join } from 'node:path';
-import { BENCH_SECRET, benchEnv, benchToken, childArgs, median, rateAsync, rateMaybeAsync, rateSync, sampleIndexes, server, writeResult } from './lib.mjs';
+import { BENCH_SECRET, IN_PROCESS, benchEnv, benchToken, childArgs, median, rateAsync, rateMaybeAsync, rateSync, sampleIndexes, server, writeResult } from './lib.mjs';
 
 const { loadConfig, DEFAULT_USAGE_FLUSH_MS } = await server('config/load.js');
 const { createContainer } = await server('container.js');
@@ -60,7 +60,7 @@ const USAGE_FLUSH_MS = DEFAULT_USAGE_FLUSH_MS;
 const LOOP_FLUSHED = { KEYFOB_USAGE_FLUSH_MS: '600000' };
 
 async function open(db, extra) {
-  return createContainer(loadConfig(benchEnv(db, extra)));
+  return createContainer(loadConfig(benchEnv(db, extra)), IN_PROCESS);
 }
 
 /** Counts the store lookups of a container (to prove a "hit" loop never reaches the store). */

@@ -4,7 +4,7 @@
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { join } from 'node:path';
-import { benchEnv, benchToken, childArgs, now, server, writeResult } from './lib.mjs';
+import { IN_PROCESS, benchEnv, benchToken, childArgs, now, server, writeResult } from './lib.mjs';
 
 const { loadConfig } = await server('config/load.js');
 const { createContainer } = await server('container.js');
@@ -39,7 +39,7 @@ const tokens = Array.from({ length: Math.min(args.distinct, args.store.count) },
 const counter = countingDatabase(join(args.store.dir, 'keyfob.db'));
 const db = new Kysely({ dialect: new SqliteDialect({ database: counter.database }) });
 const config = loadConfig(benchEnv(args.store));
-const container = await createContainer(config, { db });
+const container = await createContainer(config, { ...IN_PROCESS, db });
 let flushes = 0;
 const flush = container.usage.flush.bind(container.usage);
 container.usage.flush = () => {

@@ -77,6 +77,14 @@ export function benchEnv(db, extra = {}) {
   };
 }
 
+/**
+ * The options of every in-process figure's container: its event jobs (lease renewals, outbox
+ * fan-out, reminders) stay off. They are not what those figures measure, and on a reused store
+ * they fanned out events left by earlier runs in the middle of a figure. The HTTP figures' servers
+ * (servers.mjs) run them, as a deployed server does.
+ */
+export const IN_PROCESS = Object.freeze({ startJobs: false });
+
 export const now = () => performance.now();
 
 /**
