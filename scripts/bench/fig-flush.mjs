@@ -65,8 +65,9 @@ try {
     for (const name of round % 2 === 0 ? ['parts', 'whole'] : ['whole', 'parts']) samples[name].push(await flushOnce(name));
   }
   const summary = (list) => ({ longestMs: median(list.map((s) => s.longestMs)), maxLongestMs: Math.max(...list.map((s) => s.longestMs)), flushMs: median(list.map((s) => s.flushMs)) });
-  // The first flush made a `token.new_ip` event per address: left in a reused store, the next
-  // run's bench containers would fan them out (their event jobs run) while their figures run.
+  // The first flush made a `token.new_ip` event per address. The benchmark's containers on this
+  // store run no event jobs (IN_PROCESS), but a keyfob started on a reused store would fan them
+  // all out: the store is left as the seeding made it.
   await sql`DELETE FROM outbox WHERE type = 'token.new_ip'`.execute(container.store.db);
   writeResult(args, { tokens: ids.length, tokensPerTransaction: USAGE_TOKENS_PER_TRANSACTION, rounds: args.rounds, checkpointsBusy, parts: summary(samples.parts), whole: summary(samples.whole), samples });
 } finally {

@@ -36,17 +36,16 @@ for (const dialect of DIALECTS) {
       const tok = await createToken(t, admin, { expiresInDays: null });
       const warned = async () =>
         (await t.container.store.db.selectFrom('token_reminders').select('pat_id').where('pat_id', '=', tok.id).where('kind', '=', IDLE_WARNING).execute()).length > 0;
-      // A tick as the timer runs it (not runOnce, which runs every step).
-      const tick = () => t.container.jobs.tick();
       // Idle a minute short of the warning (30 − 7 days): idle expiry runs and finds nothing.
       t.clock.advance(23 * DAY - 60_000);
       await t.container.jobs.runOnce();
       // A minute past it, but within the hour: not looked at yet.
+      // tick() runs a tick as the timer does (runOnce runs every step).
       t.clock.advance(2 * 60_000);
-      await tick();
+      await t.container.jobs.tick();
       expect(await warned()).toBe(false);
       t.clock.advance(60 * 60_000);
-      await tick();
+      await t.container.jobs.tick();
       expect(await warned()).toBe(true);
     });
 
@@ -67,7 +66,7 @@ for (const dialect of DIALECTS) {
     });
 
     it('starts no tick on a nudge once stopped (a webhook queued while the process shuts down)', async () => {
-      const holder = async () => (await t.container.store.db.selectFrom('job_leases').select(['holder', 'expires_at']).where('name', '=', 'events').executeTakeFirst());
+      const holder = () => t.container.store.db.selectFrom('job_leases').select(['holder', 'expires_at']).where('name', '=', 'events').executeTakeFirst();
       expect(await t.container.jobs.tick()).toBe(true);
       await t.container.jobs.stop();
       // stop() released the lease (expired now); a tick would take it again.
