@@ -44,6 +44,12 @@ function pairedRatio(target, floor, value) {
   return median(target.map((x, i) => value(x) / value(floor[i])));
 }
 
+/** The lowest and highest of the rounds' target/floor ratios: how far one round can stray. */
+function ratioRange(target, floor, value) {
+  const ratios = target.map((x, i) => value(x) / value(floor[i]));
+  return [Math.min(...ratios), Math.max(...ratios)];
+}
+
 async function once(port, req) {
   const res = await fetch(`http://127.0.0.1:${port}${req.path}`, { method: req.method, headers: req.headers, body: req.body });
   const text = await res.text();
@@ -64,32 +70,38 @@ function checkClean(name, run, seconds = 1) {
  * from one second to the next, so each ratio is the median of the ratios of the two runs of a
  * pair (next to each other in time), not the ratio of medians taken seconds apart.
  */
-async function compare(name, { keyfobPort, floorPort, req, seconds, rounds, connections, workDir, log }) {
-  const load = (port, secs) =>
-    loadRequest({ port, req, seconds: secs, connections, workDir });
+async function compare(name, { keyfobPort, floorPort, referencePorts, req, seconds, rounds, connections, workDir, log }) {
+  const ports = { target: keyfobPort, floor: floorPort, ...referencePorts };
+  const referenceNames = Object.keys(referencePorts);
+  const load = (which, secs) => loadRequest({ port: ports[which], req, seconds: secs, connections, workDir });
   // Warm-up: JIT, caches, connection setup; not recorded.
-  checkClean(`${name} warm-up`, await load(keyfobPort, 5), 5);
-  checkClean(`${name} floor warm-up`, await load(floorPort, 2), 2);
-  const target = [];
-  const floor = [];
+  checkClean(`${name} warm-up`, await load('target', 5), 5);
+  for (const which of ['floor', ...referenceNames]) checkClean(`${name} ${which} warm-up`, await load(which, 2), 2);
+  const runs = Object.fromEntries(Object.keys(ports).map((which) => [which, []]));
   for (let r = 0; r < rounds; r++) {
-    const order = r % 2 === 0 ? ['floor', 'target'] : ['target', 'floor'];
+    // The floor and keyfob always run next to each other; the references before or after them.
+    const order = r % 2 === 0 ? [...referenceNames, 'floor', 'target'] : ['target', 'floor', ...[...referenceNames].reverse()];
     for (const which of order) {
-      const run = checkClean(name, await load(which === 'target' ? keyfobPort : floorPort, seconds), seconds);
-      (which === 'target' ? target : floor).push(run);
+      const run = checkClean(`${name} ${which}`, await load(which, seconds), seconds);
+      runs[which].push(run);
       log(`    ${name} ${which} round ${r + 1}: ${Math.round(run.rps)} req/s, p99 ${run.p99Ms?.toFixed(2)} ms`);
     }
   }
+  const { target, floor } = runs;
   return {
     rps: median(target.map((x) => x.rps)),
     floorRps: median(floor.map((x) => x.rps)),
     ratio: pairedRatio(target, floor, (x) => x.rps),
+    ratioRange: ratioRange(target, floor, (x) => x.rps),
     p99Ms: median(target.map((x) => x.p99Ms)),
     floorP99Ms: median(floor.map((x) => x.p99Ms)),
     p99Ratio: pairedRatio(target, floor, (x) => x.p99Ms),
     p50Ms: median(target.map((x) => x.p50Ms)),
     floorP50Ms: median(floor.map((x) => x.p50Ms)),
-    rounds: { target, floor },
+    references: Object.fromEntries(
+      referenceNames.map((which) => [which, { rps: median(runs[which].map((x) => x.rps)), ratio: pairedRatio(runs[which], floor, (x) => x.rps), ratioRange: ratioRange(runs[which], floor, (x) => x.rps) }]),
+    ),
+    rounds: runs,
   };
 }
 
@@ -115,10 +127,11 @@ function orError(run) {
 /**
  * @returns {Promise<{ self?, introspect?, exchange?, besideExchange?, generator, connections, seconds }>} each figure, or `{ error }`
  */
-export async function httpFigures({ store, seconds, rounds, connections, workDir, which, log }) {
-  const out = { generator: loadGenerator, connections, seconds, rounds, serverCore: SERVER_CORE, loadCore: LOAD_CORE };
+export async function httpFigures({ store, seconds, rounds, connections, workDir, which, references, log }) {
+  const out = { generator: loadGenerator, connections, seconds, rounds, serverCore: SERVER_CORE, loadCore: LOAD_CORE, references };
   const keyfob = await startServer({ kind: 'keyfob', store }, { core: SERVER_CORE });
   let floorServer;
+  const referenceServers = {};
   try {
     const reqs = requests(keyfob);
     const bodies = { [reqs.self.path]: await once(keyfob.port, reqs.self), [reqs.introspect.path]: await once(keyfob.port, reqs.introspect) };
@@ -126,41 +139,58 @@ export async function httpFigures({ store, seconds, rounds, connections, workDir
     await once(keyfob.port, reqs.exchange);
     // The floor answers the same bytes keyfob answered, for the same request.
     floorServer = await startServer({ kind: 'floor', bodies }, { core: SERVER_CORE });
-    const common = { keyfobPort: keyfob.port, floorPort: floorServer.port, seconds, rounds, connections, workDir, log };
+    // Points of reference, measured in the same rounds (no target): what this machine gives a
+    // server that does a little more than the floor, and what Fastify alone costs here.
+    if (references) {
+      referenceServers.hashMap = await startServer({ kind: 'hashMap', bodies, tokens: [benchToken(0), benchToken(1)] }, { core: SERVER_CORE });
+      referenceServers.fastify = await startServer({ kind: 'fastify', bodies }, { core: SERVER_CORE });
+    }
+    const referencePorts = Object.fromEntries(Object.entries(referenceServers).map(([name, srv]) => [name, srv.port]));
+    const common = { keyfobPort: keyfob.port, floorPort: floorServer.port, referencePorts, seconds, rounds, connections, workDir, log };
     for (const name of ['self', 'introspect']) {
       if (which.has(`http-${name}`)) out[name] = await orError(() => compare(name, { ...common, req: reqs[name] }));
     }
     if (which.has('exchange')) {
-      out.exchange = await orError(() => exchange({ port: keyfob.port, req: reqs.exchange, seconds, rounds, connections, workDir, log }));
+      out.exchange = await orError(() => exchange({ port: keyfob.port, fastifyPort: referencePorts.fastify, req: reqs.exchange, seconds, rounds, connections, workDir, log }));
     }
     if (which.has('http-beside-exchange')) {
       out.besideExchange = await orError(() => besideExchange({ port: keyfob.port, reqs, seconds, rounds, connections, workDir, log }));
     }
   } finally {
-    await Promise.all([keyfob.stop(), floorServer?.stop()]);
+    await Promise.all([keyfob.stop(), floorServer?.stop(), ...Object.values(referenceServers).map((srv) => srv.stop())]);
   }
   return out;
 }
 
 /** Token exchange over HTTP vs jose SignJWT EdDSA in-process (pinned to the server's core), alternating. */
-async function exchange({ port, req, seconds, rounds, connections, workDir, log }) {
-  const load = (secs) => loadRequest({ port, req, seconds: secs, connections, workDir });
-  checkClean('exchange warm-up', await load(4), 4);
+async function exchange({ port, fastifyPort, req, seconds, rounds, connections, workDir, log }) {
+  const load = (onPort, secs) => loadRequest({ port: onPort, req, seconds: secs, connections, workDir });
+  checkClean('exchange warm-up', await load(port, 4), 4);
+  if (fastifyPort !== undefined) checkClean('bare Fastify exchange warm-up', await load(fastifyPort, 2), 2);
   const target = [];
   const floor = [];
+  const fastify = [];
   for (let r = 0; r < rounds; r++) {
     const jose = await runChild('fig-jose.mjs', { ms: Math.max(2000, seconds * 500), concurrency: connections }, { core: SERVER_CORE, workDir, timeoutMs: 60_000 });
     floor.push(jose);
-    const run = checkClean('exchange', await load(seconds), seconds);
+    const run = checkClean('exchange', await load(port, seconds), seconds);
     target.push(run);
-    log(`    exchange round ${r + 1}: ${Math.round(run.rps)} req/s (p99 ${run.p99Ms?.toFixed(1)} ms); jose ${Math.round(jose.signsPerSec)} signs/s`);
+    // After keyfob's run, so that keyfob's stays next to the jose floor it is compared with.
+    const bare = fastifyPort === undefined ? undefined : checkClean('bare Fastify exchange', await load(fastifyPort, seconds), seconds);
+    if (bare) fastify.push(bare);
+    log(`    exchange round ${r + 1}: ${Math.round(run.rps)} req/s (p99 ${run.p99Ms?.toFixed(1)} ms); jose ${Math.round(jose.signsPerSec)} signs/s${bare ? `; bare Fastify ${Math.round(bare.rps)} req/s` : ''}`);
   }
+  // Signatures per second as the rate of each round's floor, beside the requests per second.
+  const floorRates = floor.map((x) => ({ rps: x.signsPerSec }));
+  const rps = (x) => x.rps;
   return {
-    rps: median(target.map((x) => x.rps)),
+    rps: median(target.map(rps)),
     floorSignsPerSec: median(floor.map((x) => x.signsPerSec)),
-    ratio: median(target.map((x, i) => x.rps / floor[i].signsPerSec)),
+    ratio: pairedRatio(target, floorRates, rps),
+    ratioRange: ratioRange(target, floorRates, rps),
     p99Ms: median(target.map((x) => x.p99Ms)),
-    rounds: { target, floor },
+    references: fastify.length === 0 ? {} : { fastify: { rps: median(fastify.map(rps)), ratio: pairedRatio(fastify, floorRates, rps), ratioRange: ratioRange(fastify, floorRates, rps) } },
+    rounds: { target, floor, fastify },
   };
 }
 

@@ -24,6 +24,7 @@ const opts = {
   httpSeconds: envNumber('BENCH_HTTP_SECONDS', 2),
   httpRounds: Math.floor(envNumber('BENCH_HTTP_ROUNDS', 9)),
   httpConnections: Math.floor(envNumber('BENCH_HTTP_CONNECTIONS', 50)),
+  httpReferences: process.env.BENCH_HTTP_REFERENCES !== '0',
   memorySeconds: envNumber('BENCH_MEMORY_SECONDS', 60),
   memoryCached: Math.floor(envNumber('BENCH_MEMORY_CACHED', 20_000)),
   writesSeconds: envNumber('BENCH_WRITES_SECONDS', 10),
@@ -258,9 +259,20 @@ if (wants('pg')) {
 // ---------------------------------------------------------------- 4 + 5. HTTP
 if (wants('http-self', 'http-introspect', 'exchange', 'http-beside-exchange')) {
   await step('4+5. HTTP verification and token exchange', async () => {
-    const r = await httpFigures({ store: stores.small, seconds: opts.httpSeconds, rounds: opts.httpRounds, connections: opts.httpConnections, workDir, which: opts.only, log });
+    const r = await httpFigures({ store: stores.small, seconds: opts.httpSeconds, rounds: opts.httpRounds, connections: opts.httpConnections, workDir, which: opts.only, references: opts.httpReferences, log });
     raw.http = r;
     const common = `${r.generator}, ${r.connections} connections, ${r.rounds} × ${r.seconds} s rounds; floor: bare node:http answering the same JSON body`;
+    const range = (x) => ({ lowestRound: round(x.ratioRange[0], 3), highestRound: round(x.ratioRange[1], 3) });
+    /** The reference servers' figures beside one keyfob figure: measured, no target. */
+    const referenceFigures = (name, x, unit, notes) => {
+      for (const [which, ref] of Object.entries(x.references ?? {})) {
+        figure(`${name}.reference.${which}`, { value: ref.ratio, unit, target: 'measured', met: null, note: notes[which], rawValues: { rps: Math.round(ref.rps), ...range(ref) } });
+      }
+    };
+    const httpReferenceNotes = {
+      hashMap: 'the issue\'s point of reference: bare node:http with a SHA-256 and a Map lookup of the token per request ("about 0.7 ×" where the issue was written)',
+      fastify: 'bare Fastify (and @fastify/formbody) answering the same bytes from a route: the framework without keyfob',
+    };
     for (const [key, name, label] of [
       ['self', 'http.tokensSelf', 'GET /api/v1/tokens/self'],
       ['introspect', 'http.introspect', 'POST /oauth/introspect'],
@@ -271,8 +283,9 @@ if (wants('http-self', 'http-introspect', 'exchange', 'http-beside-exchange')) {
         errors[name] = x.error;
         continue;
       }
-      figure(`${name}.rps`, { value: x.ratio, unit: '× floor req/s', target: '≥ 0.6', met: x.ratio >= 0.6, note: `${label}, token cached; ${common}`, rawValues: { rps: Math.round(x.rps), floorRps: Math.round(x.floorRps) } });
+      figure(`${name}.rps`, { value: x.ratio, unit: '× floor req/s', target: '≥ 0.6', met: x.ratio >= 0.6, note: `${label}, token cached; ${common}`, rawValues: { rps: Math.round(x.rps), floorRps: Math.round(x.floorRps), ...range(x) } });
       figure(`${name}.p99`, { value: x.p99Ratio, unit: '× floor p99', target: '≤ 2', met: x.p99Ratio <= 2, rawValues: { p99Ms: x.p99Ms, floorP99Ms: x.floorP99Ms, p50Ms: x.p50Ms, floorP50Ms: x.floorP50Ms } });
+      referenceFigures(name, x, '× floor req/s', httpReferenceNotes);
     }
     /** A figure from one part of the result, or its error under the figure's name. */
     const figureOf = (part, name, describe) => {
@@ -285,8 +298,13 @@ if (wants('http-self', 'http-introspect', 'exchange', 'http-beside-exchange')) {
       target: '≥ 0.5',
       met: x.ratio >= 0.5,
       note: 'POST /oauth/token (RFC 8693, client_secret_basic) vs jose SignJWT EdDSA in-process on the same core',
-      rawValues: { rps: Math.round(x.rps), floorSignsPerSec: Math.round(x.floorSignsPerSec), p99Ms: x.p99Ms },
+      rawValues: { rps: Math.round(x.rps), floorSignsPerSec: Math.round(x.floorSignsPerSec), p99Ms: x.p99Ms, ...range(x) },
     }));
+    if (r.exchange && !r.exchange.error) {
+      referenceFigures('exchange.http', r.exchange, '× jose signs/s', {
+        fastify: 'bare Fastify POST /oauth/token: the form parsed and the claims signed with keyfob\'s signer (node:crypto Ed25519); no client authentication, no subject token check, no audit event',
+      });
+    }
     // No target: the issue sets none. A write on the exchange path that held the event loop
     // would show here (docs/PERFORMANCE.md, runs K1 and K2).
     figureOf(r.besideExchange, 'http.introspect.besideExchange.p99', (x) => ({
