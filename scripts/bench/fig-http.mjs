@@ -39,15 +39,17 @@ function loadRequest({ port, req, seconds, connections, workDir }) {
   return runLoad({ url: `http://127.0.0.1:${port}${req.path}`, method: req.method, headers: req.headers, body: req.body, seconds, connections, core: LOAD_CORE, workDir });
 }
 
-/** The median over rounds of target/floor, each pair measured next to each other. */
-function pairedRatio(target, floor, value) {
-  return median(target.map((x, i) => value(x) / value(floor[i])));
+/**
+ * The median over rounds of target/floor, each pair measured next to each other, and the lowest
+ * and highest round's ratio (how far one round can stray).
+ */
+function pairedRatios(target, floor, value) {
+  const ratios = target.map((x, i) => value(x) / value(floor[i]));
+  return { ratio: median(ratios), ratioRange: [Math.min(...ratios), Math.max(...ratios)] };
 }
 
-/** The lowest and highest of the rounds' target/floor ratios: how far one round can stray. */
-function ratioRange(target, floor, value) {
-  const ratios = target.map((x, i) => value(x) / value(floor[i]));
-  return [Math.min(...ratios), Math.max(...ratios)];
+function pairedRatio(target, floor, value) {
+  return pairedRatios(target, floor, value).ratio;
 }
 
 async function once(port, req) {
@@ -91,15 +93,14 @@ async function compare(name, { keyfobPort, floorPort, referencePorts, req, secon
   return {
     rps: median(target.map((x) => x.rps)),
     floorRps: median(floor.map((x) => x.rps)),
-    ratio: pairedRatio(target, floor, (x) => x.rps),
-    ratioRange: ratioRange(target, floor, (x) => x.rps),
+    ...pairedRatios(target, floor, (x) => x.rps),
     p99Ms: median(target.map((x) => x.p99Ms)),
     floorP99Ms: median(floor.map((x) => x.p99Ms)),
     p99Ratio: pairedRatio(target, floor, (x) => x.p99Ms),
     p50Ms: median(target.map((x) => x.p50Ms)),
     floorP50Ms: median(floor.map((x) => x.p50Ms)),
     references: Object.fromEntries(
-      referenceNames.map((which) => [which, { rps: median(runs[which].map((x) => x.rps)), ratio: pairedRatio(runs[which], floor, (x) => x.rps), ratioRange: ratioRange(runs[which], floor, (x) => x.rps) }]),
+      referenceNames.map((which) => [which, { rps: median(runs[which].map((x) => x.rps)), ...pairedRatios(runs[which], floor, (x) => x.rps) }]),
     ),
     rounds: runs,
   };
@@ -186,10 +187,9 @@ async function exchange({ port, fastifyPort, req, seconds, rounds, connections, 
   return {
     rps: median(target.map(rps)),
     floorSignsPerSec: median(floor.map((x) => x.signsPerSec)),
-    ratio: pairedRatio(target, floorRates, rps),
-    ratioRange: ratioRange(target, floorRates, rps),
+    ...pairedRatios(target, floorRates, rps),
     p99Ms: median(target.map((x) => x.p99Ms)),
-    references: fastify.length === 0 ? {} : { fastify: { rps: median(fastify.map(rps)), ratio: pairedRatio(fastify, floorRates, rps), ratioRange: ratioRange(fastify, floorRates, rps) } },
+    references: fastify.length === 0 ? {} : { fastify: { rps: median(fastify.map(rps)), ...pairedRatios(fastify, floorRates, rps) } },
     rounds: { target, floor, fastify },
   };
 }
