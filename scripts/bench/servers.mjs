@@ -18,7 +18,8 @@ async function keyfob() {
   const { createContainer } = await server('container.js');
   const { buildApp } = await server('app.js');
   const { SYSTEM_ACTOR } = await server('domain/models.js');
-  // The default configuration (log level info, request logging on), logging to the child's
+  // The default configuration (log level info; the access log off, its default, so that
+  // introspection by a cached client takes the introspection lane), logging to the child's
   // stdout, which the parent points at /dev/null.
   const config = loadConfig(benchEnv(args.store, { KEYFOB_LOG_LEVEL: 'info', ...args.env }));
   const container = await createContainer(config);

@@ -23,7 +23,16 @@ import { adminWebhookRoutes } from './http/routes/api/admin-webhooks.js';
 import { oauthRoutes } from './http/routes/oauth/oauth-routes.js';
 import { wellKnownRoutes } from './http/routes/oauth/well-known.js';
 import { leakRoutes } from './http/routes/leaks/leak-routes.js';
+import { IntrospectionLane } from './http/routes/oauth/introspection-lane.js';
+import { serverWithLane } from './http/lane-server.js';
 import type { ApiDeps } from './http/routes/api/deps.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Introspection answered before Fastify, or null with the access log on (introspection-lane.ts). */
+    readonly introspectionLane: IntrospectionLane | null;
+  }
+}
 
 export interface BuildAppOptions {
   /** Where logs go (tests capture them); defaults to stdout. */
@@ -33,7 +42,9 @@ export interface BuildAppOptions {
 /** Builds the HTTP application on a container. Never listens: main.ts and tests decide that. */
 export async function buildApp(container: Container, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const { config } = container;
+  let lane: IntrospectionLane | undefined;
   const app = Fastify({
+    serverFactory: serverWithLane(() => lane),
     logger: loggerOptions(config.logLevel, options.logStream),
     // A hop count is spelled as a number in the environment; Fastify takes it as one too.
     trustProxy: config.trustProxy as boolean | string,
@@ -109,9 +120,26 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   await app.register(leakRoutes, {
     issuer: config.baseUrl, acceptedPrefixes: config.acceptedPrefixes, leaks: container.leaks, limiter: container.limiter, githubKeys: config.githubScanningKeys });
   wellKnownRoutes(app, { issuer: config.baseUrl, keys: container.signingKeys, scopes: container.scopes, jwksMaxAgeSeconds: config.jwksMaxAgeSeconds });
+  const onOAuthError = (endpoint: string, error: string) => container.metrics.oauthErrors.inc({ endpoint, error });
   await app.register(oauthRoutes, {
-    onError: (endpoint, error) => container.metrics.oauthErrors.inc({ endpoint, error }),
-    clients: container.clients, exchange: container.exchange, introspection: container.introspection, limiter: container.limiter });
+    onError: onOAuthError, clients: container.clients, exchange: container.exchange, introspection: container.introspection, limiter: container.limiter });
+  // Introspection by a cached client, answered before Fastify (introspection-lane.ts). Not with
+  // the access log on: its lines are Fastify's.
+  if (!config.accessLog) {
+    lane = new IntrospectionLane({
+      clients: container.clients,
+      introspection: container.introspection,
+      limiter: container.limiter,
+      log: app.log,
+      observe: (method, route, status, seconds) => container.metrics.http.observe(method, route, status, seconds),
+      onError: onOAuthError,
+    });
+  }
+  app.decorate('introspectionLane', lane ?? null);
+  app.addHook('preClose', (done) => {
+    lane?.close();
+    done();
+  });
 
   const consoleDir = findConsoleDir(config.consoleDir);
   if (consoleDir) consoleFallback = await registerConsole(app, consoleDir);

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import formbody from '@fastify/formbody';
 import { KeyfobError } from '../../../errors/keyfob-error.js';
@@ -13,6 +14,7 @@ import { REALM } from '../../challenge.js';
 import { JSON_CONTENT_TYPE, JsonTextMemo } from '../../json-text.js';
 import { addressSubject } from '../../../domain/rate-limits.js';
 import { rateLimited, type RateLimiter } from '../../../services/rate-limiter.js';
+import { parseForm } from './form.js';
 
 export interface OAuthDeps {
   readonly onError?: (endpoint: string, error: string) => void;
@@ -22,35 +24,56 @@ export interface OAuthDeps {
   readonly limiter: RateLimiter;
 }
 
-const OAUTH_BODY_LIMIT = 16 * 1024;
+export const OAUTH_BODY_LIMIT = 16 * 1024;
 /**
  * The service hands back one answer object per cached token (and one for every inactive answer),
  * so its JSON text is written once per object, not per request.
  */
 const introspectionBodies = new JsonTextMemo<IntrospectionResponse>();
 
+/** RFC 6749 §5.1 and §5.2: token answers and their errors are never cached. */
+export const NO_STORE: Readonly<Record<string, string>> = Object.freeze({ 'cache-control': 'no-store', pragma: 'no-cache' });
+
 function noStore(reply: FastifyReply): void {
-  reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+  reply.headers(NO_STORE);
 }
 
-/** RFC 6749 §5.2 error body for everything thrown under /oauth. */
-function sendOAuthError(request: FastifyRequest, reply: FastifyReply, error: unknown, onError?: OAuthDeps['onError']): FastifyReply {
+/** What an error thrown under /oauth is answered with; `unexpected` when it is none of keyfob's own. */
+export interface OAuthAnswer {
+  readonly oauth: OAuthError;
+  readonly status: number;
+  readonly unexpected: boolean;
+}
+
+/** Maps anything thrown under /oauth to its RFC 6749 §5.2 error and status. */
+export function oauthAnswerOf(error: unknown): OAuthAnswer {
+  const statusCode = (error as { statusCode?: number } | null)?.statusCode;
   let oauth: OAuthError;
+  let unexpected = false;
   if (error instanceof OAuthError) oauth = error;
   else if (error instanceof KeyfobError && error.code === 'rate_limited') oauth = new OAuthError('too_many_requests', error.message, { headers: error.headers });
   else if (error instanceof KeyfobError && error.code === 'store_unavailable') oauth = new OAuthError('temporarily_unavailable', error.message, { headers: error.headers });
   else if (isStoreUnavailableError(error)) oauth = new OAuthError('temporarily_unavailable', 'the data store is unavailable; retry later', { headers: { 'retry-after': '5' } });
-  else if ((error as { statusCode?: number }).statusCode === 413) oauth = new OAuthError('invalid_request', 'the request body is too large');
-  else if ((error as { statusCode?: number }).statusCode === 415 || (error as { statusCode?: number }).statusCode === 400) {
-    oauth = new OAuthError('invalid_request', 'send parameters as application/x-www-form-urlencoded');
-  } else {
-    request.log.error({ err: error }, 'oauth request failed');
+  else if (statusCode === 413) oauth = new OAuthError('invalid_request', 'the request body is too large');
+  else if (statusCode === 415 || statusCode === 400) oauth = new OAuthError('invalid_request', 'send parameters as application/x-www-form-urlencoded');
+  else {
     oauth = new OAuthError('server_error', 'an unexpected error occurred');
+    unexpected = true;
   }
-  const status = (error as { statusCode?: number }).statusCode === 413 ? 413 : oauth.status;
+  return { oauth, status: statusCode === 413 ? 413 : oauth.status, unexpected };
+}
+
+/** The headers of an OAuth error answer besides the content type: the error's own, then no-store. */
+export function oauthErrorHeaders(oauth: OAuthError): Record<string, string> {
+  return { ...oauth.headers, ...NO_STORE };
+}
+
+/** RFC 6749 §5.2 error body for everything thrown under /oauth. */
+function sendOAuthError(request: FastifyRequest, reply: FastifyReply, error: unknown, onError?: OAuthDeps['onError']): FastifyReply {
+  const { oauth, status, unexpected } = oauthAnswerOf(error);
+  if (unexpected) request.log.error({ err: error }, 'oauth request failed');
   onError?.(request.routeOptions.url ?? 'unmatched', oauth.error);
-  for (const [name, value] of Object.entries(oauth.headers)) reply.header(name, value);
-  noStore(reply);
+  reply.headers(oauthErrorHeaders(oauth));
   return reply.code(status).send({ error: oauth.error, error_description: oauth.description });
 }
 
@@ -75,7 +98,7 @@ function decodeFormComponent(value: string): string {
 function authenticateClient(request: FastifyRequest, params: OAuthParams, deps: OAuthDeps): MaybePromise<OAuthClient> {
   let found: MaybePromise<OAuthClient>;
   try {
-    found = checkClientCredentials(request, params, deps.clients);
+    found = checkClientCredentials(request.headers, params, deps.clients);
   } catch (error) {
     return refuseClient(request, error, deps);
   }
@@ -91,8 +114,27 @@ async function refuseClient(request: FastifyRequest, error: unknown, deps: OAuth
   throw error;
 }
 
-function checkClientCredentials(request: FastifyRequest, params: OAuthParams, clients: ClientService): MaybePromise<OAuthClient> {
-  const header = request.headers.authorization;
+/**
+ * The HTTP Basic credential as the client authentication cache names it (`Basic <value>`), or
+ * undefined when the header is not HTTP Basic.
+ */
+export function basicCredentialOf(header: string): string | undefined {
+  const match = /^Basic\s+([A-Za-z0-9+/=._~-]+)\s*$/i.exec(header);
+  return match ? `Basic ${match[1]!}` : undefined;
+}
+
+/**
+ * The client a form body names beside an HTTP Basic header that authenticated `basicClientId`:
+ * no second secret (one method only, RFC 6749 §2.3), and no other client. Throws invalid_request.
+ */
+export function checkBodyBesideBasic(params: OAuthParams, basicClientId: string): void {
+  const bodyId = single(params, 'client_id');
+  if (single(params, 'client_secret') !== undefined) throw new OAuthError('invalid_request', 'use one client authentication method, not two');
+  if (bodyId !== undefined && bodyId !== basicClientId) throw new OAuthError('invalid_request', 'client_id does not match the Authorization header');
+}
+
+function checkClientCredentials(headers: IncomingHttpHeaders, params: OAuthParams, clients: ClientService): MaybePromise<OAuthClient> {
+  const header = headers.authorization;
   const bodyId = single(params, 'client_id');
   const bodySecret = single(params, 'client_secret');
   let id: string | undefined;
@@ -100,17 +142,21 @@ function checkClientCredentials(request: FastifyRequest, params: OAuthParams, cl
   let viaBasic = false;
   let credential: string | undefined;
   if (header !== undefined) {
-    const match = /^Basic\s+([A-Za-z0-9+/=._~-]+)\s*$/i.exec(header);
-    if (!match) throw new OAuthError('invalid_client', 'client authentication must use HTTP Basic or client_secret_post', { headers: { 'www-authenticate': `Basic realm="${REALM}"` } });
-    if (bodySecret !== undefined) throw new OAuthError('invalid_request', 'use one client authentication method, not two');
+    const basic = basicCredentialOf(header);
+    if (basic === undefined) throw new OAuthError('invalid_client', 'client authentication must use HTTP Basic or client_secret_post', { headers: { 'www-authenticate': `Basic realm="${REALM}"` } });
     // The header as sent names the client once it has authenticated: no decoding on a cache hit.
-    const cached = clients.cached(`Basic ${match[1]!}`);
-    if (cached !== undefined && (bodyId === undefined || bodyId === cached.id)) return cached;
-    const raw = Buffer.from(match[1]!, 'base64');
+    const cached = clients.cached(basic);
+    if (cached !== undefined) {
+      checkBodyBesideBasic(params, cached.id);
+      return cached;
+    }
+    if (bodySecret !== undefined) throw new OAuthError('invalid_request', 'use one client authentication method, not two');
+    const value = basic.slice('Basic '.length);
+    const raw = Buffer.from(value, 'base64');
     const decoded = raw.toString('utf8');
     // Only the canonical spelling is remembered: the decoder is lenient (padding, URL-safe
     // letters), and every other spelling of one secret would take a cache slot of its own.
-    if (raw.toString('base64') === match[1]) credential = `Basic ${match[1]!}`;
+    if (raw.toString('base64') === value) credential = basic;
     const colon = decoded.indexOf(':');
     try {
       id = colon === -1 ? undefined : decodeFormComponent(decoded.slice(0, colon));
@@ -132,8 +178,20 @@ function checkClientCredentials(request: FastifyRequest, params: OAuthParams, cl
   });
 }
 
+/**
+ * RFC 7662: the JSON text that answers an introspection request from an authenticated client.
+ * Shared by the route and the introspection lane (introspection-lane.ts).
+ */
+export function introspectionText(client: OAuthClient, params: OAuthParams, introspection: Introspection): MaybePromise<string> {
+  if (!client.canIntrospect) throw new OAuthError('unauthorized_client', 'this client may not use introspection');
+  const token = single(params, 'token');
+  if (!token) throw new OAuthError('invalid_request', 'token is required');
+  single(params, 'token_type_hint');
+  return whenReady(introspection.introspect(token), (result) => introspectionBodies.text(result, JSON.stringify));
+}
+
 export async function oauthRoutes(app: FastifyInstance, deps: OAuthDeps): Promise<void> {
-  await app.register(formbody);
+  await app.register(formbody, { parser: parseForm });
   app.setErrorHandler((error, request, reply) => sendOAuthError(request, reply, error, deps.onError));
   // An address past its failed-authentication limit is refused before anything is checked.
   app.addHook('onRequest', (request, _reply, done) => {
@@ -156,17 +214,13 @@ export async function oauthRoutes(app: FastifyInstance, deps: OAuthDeps): Promis
   // a promise (Fastify sends a plain return value at once and awaits a promise).
   app.post('/oauth/introspect', hidden, (request, reply) => {
     const params = formParams(request);
-    return whenReady(authenticateClient(request, params, deps), (client) => {
-      if (!client.canIntrospect) throw new OAuthError('unauthorized_client', 'this client may not use introspection');
-      const token = single(params, 'token');
-      if (!token) throw new OAuthError('invalid_request', 'token is required');
-      single(params, 'token_type_hint');
-      return whenReady(deps.introspection.introspect(token), (result) => {
+    return whenReady(authenticateClient(request, params, deps), (client) =>
+      whenReady(introspectionText(client, params, deps.introspection), (text) => {
         noStore(reply);
         reply.type(JSON_CONTENT_TYPE);
-        return introspectionBodies.text(result, JSON.stringify);
-      });
-    });
+        return text;
+      }),
+    );
   });
 
   app.post('/oauth/revoke', hidden, async (request, reply) => {
