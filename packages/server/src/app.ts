@@ -24,7 +24,7 @@ import { oauthRoutes } from './http/routes/oauth/oauth-routes.js';
 import { wellKnownRoutes } from './http/routes/oauth/well-known.js';
 import { leakRoutes } from './http/routes/leaks/leak-routes.js';
 import { IntrospectionLane } from './http/routes/oauth/introspection-lane.js';
-import { serverWithLane } from './http/lane-server.js';
+import { putLaneBeforeFastify } from './http/lane-server.js';
 import type { ApiDeps } from './http/routes/api/deps.js';
 
 declare module 'fastify' {
@@ -42,9 +42,7 @@ export interface BuildAppOptions {
 /** Builds the HTTP application on a container. Never listens: main.ts and tests decide that. */
 export async function buildApp(container: Container, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const { config } = container;
-  let lane: IntrospectionLane | undefined;
   const app = Fastify({
-    serverFactory: serverWithLane(() => lane),
     logger: loggerOptions(config.logLevel, options.logStream),
     // A hop count is spelled as a number in the environment; Fastify takes it as one too.
     trustProxy: config.trustProxy as boolean | string,
@@ -125,6 +123,7 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
     onError: onOAuthError, clients: container.clients, exchange: container.exchange, introspection: container.introspection, limiter: container.limiter });
   // Introspection by a cached client, answered before Fastify (introspection-lane.ts). Not with
   // the access log on: its lines are Fastify's.
+  let lane: IntrospectionLane | undefined;
   if (!config.accessLog) {
     lane = new IntrospectionLane({
       clients: container.clients,
@@ -133,7 +132,9 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
       log: app.log,
       observe: (method, route, status, seconds) => container.metrics.http.observe(method, route, status, seconds),
       onError: onOAuthError,
+      route: (request) => app.inject(request),
     });
+    putLaneBeforeFastify(app.server, lane);
   }
   app.decorate('introspectionLane', lane ?? null);
   app.addHook('preClose', (done) => {

@@ -1,35 +1,27 @@
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { FastifyServerFactory } from 'fastify';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
 /** A request handled on node:http before Fastify: `take` answers it and says so, or leaves it. */
 export interface HttpLane {
   take(req: IncomingMessage, res: ServerResponse): boolean;
 }
 
-/** Fastify's own defaults for what it sets on a server it makes (fastify.js, lib/server.js). */
-const FASTIFY_KEEP_ALIVE_TIMEOUT_MS = 72_000;
+type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /**
- * Fastify's serverFactory: the node:http server Fastify would make, whose requests a lane may
- * take first (`lane()` is read per request: the lane is built once the routes are). Fastify sets
- * the timeouts below only on a server it makes itself, so they are set here as it would.
+ * Puts `lane` in front of Fastify on the server Fastify made: each request goes to the lane first
+ * and to Fastify's own handler when the lane leaves it. The server keeps everything Fastify set on
+ * it (timeouts, the header size limit); a `serverFactory` would have lost some of it, such as the
+ * second loopback address Fastify binds for `localhost`. Servers Fastify makes later for further
+ * addresses answer without the lane, which is only slower.
  */
-export function serverWithLane(lane: () => HttpLane | undefined): FastifyServerFactory {
-  return (handler, options) => {
-    const opts = options as {
-      http?: http.ServerOptions;
-      keepAliveTimeout?: number;
-      requestTimeout?: number;
-      connectionTimeout?: number;
-      maxRequestsPerSocket?: number;
-    };
-    const server = http.createServer(opts.http ?? {}, (req, res) => {
-      if (lane()?.take(req, res) !== true) handler(req, res);
-    });
-    server.keepAliveTimeout = opts.keepAliveTimeout || FASTIFY_KEEP_ALIVE_TIMEOUT_MS;
-    server.requestTimeout = opts.requestTimeout ?? 0;
-    server.setTimeout(opts.connectionTimeout ?? 0);
-    if ((opts.maxRequestsPerSocket ?? 0) > 0) server.maxRequestsPerSocket = opts.maxRequestsPerSocket!;
-    return server;
-  };
+export function putLaneBeforeFastify(server: Server, lane: HttpLane): void {
+  const handlers = server.listeners('request') as RequestHandler[];
+  // Fastify makes its server with its handler as the one 'request' listener; anything else means
+  // a Fastify this code was not written for, and the lane must not guess.
+  if (handlers.length !== 1) throw new Error(`expected Fastify's one request handler on its server, found ${handlers.length}`);
+  const fastify = handlers[0]!;
+  server.removeListener('request', fastify);
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (!lane.take(req, res)) fastify(req, res);
+  });
 }

@@ -48,6 +48,19 @@ class BoundedWindows<T extends { resetAtMs: number }> {
     return this.#entries.size;
   }
 
+  /**
+   * Whether any entry is still open. Drops the over ones from the oldest on and stops at the first
+   * open one: entries of one limit share a window length, so insertion order is nearly expiry
+   * order, and an open entry ahead of over ones only makes the answer a cautious yes.
+   */
+  anyOpen(now: number): boolean {
+    for (const [key, entry] of this.#entries) {
+      if (entry.resetAtMs > now) return true;
+      this.#entries.delete(key);
+    }
+    return false;
+  }
+
   #evict(now: number): void {
     const target = Math.max(0, this.maxKeys - Math.max(1, Math.ceil(this.maxKeys / 10)));
     for (const [key, entry] of this.#entries) if (entry.resetAtMs <= now) this.#entries.delete(key);
@@ -133,6 +146,17 @@ export class RateLimiter {
    */
   get hasBlocks(): boolean {
     return this.#anyBlock;
+  }
+
+  /**
+   * Whether this instance knows of any subject blocked under `name` now: until a block is recorded
+   * one branch, after the blocks are over a few map steps. For a path that can only skip the
+   * per-subject check when no one at all is blocked.
+   */
+  hasOpenBlocks(name: LimitName): boolean {
+    if (!this.#anyBlock) return false;
+    const blocks = this.#blocks.get(name);
+    return blocks !== undefined && blocks.anyOpen(this.deps.clock.now());
   }
 
   /** Seconds until the subject may try again, when this instance knows it is blocked. Synchronous. */

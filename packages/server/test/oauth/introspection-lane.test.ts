@@ -32,8 +32,11 @@ function formBody(params: Record<string, string | string[]>): string {
   return body.toString();
 }
 
-/** A raw request over loopback: node:http, so that the body's framing is the test's to choose. */
-function raw(port: number, options: { path?: string; headers: Record<string, string>; body: string; chunked?: boolean }): Promise<Answer> {
+/**
+ * A raw request over loopback: node:http, so that the body's framing is the test's to choose.
+ * `beforeBody` runs once the headers are on their way and before the body is sent.
+ */
+function raw(port: number, options: { path?: string; headers: Record<string, string>; body: string; chunked?: boolean; beforeBody?: () => Promise<void> }): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const headers = { ...options.headers, ...(options.chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(Buffer.byteLength(options.body)) }) };
     const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: options.path ?? '/oauth/introspect', headers }, (res) => {
@@ -43,7 +46,10 @@ function raw(port: number, options: { path?: string; headers: Record<string, str
       res.on('end', () => resolve({ status: res.statusCode!, headers: pick(res.headers), body }));
     });
     req.on('error', reject);
-    if (options.chunked) {
+    if (options.beforeBody) {
+      req.flushHeaders();
+      void options.beforeBody().then(() => req.end(options.body), reject);
+    } else if (options.chunked) {
       // Two chunks, so that no declared length exists anywhere.
       req.write(options.body.slice(0, 3));
       req.end(options.body.slice(3));
@@ -161,6 +167,38 @@ for (const dialect of DIALECTS) {
       expect(left).toBe(before + 1);
     });
 
+    it('hands a request to the route when its client changed between the headers and the body', async () => {
+      const pat = await createToken(t, admin, { scopes: ['tokens:read'] });
+      const changing = await createClient(t, admin);
+      const headers = { ...formType, ...basic(changing) };
+      await form(t, '/oauth/introspect', { token: pat.token }, basic(changing));
+      const before = served();
+      const failuresBefore = await metric(t, /keyfob_oauth_errors_total\{endpoint="\/oauth\/introspect",error="invalid_client"\} (\d+)/);
+      const requestsBefore = await metric(t, /keyfob_http_requests_total\{method="POST",route="\/oauth\/introspect",status="401"\} (\d+)/);
+      // Taken on its headers while the client was cached; the client is disabled before its body.
+      const answer = await raw(port, {
+        headers,
+        body: formBody({ token: pat.token }),
+        beforeBody: async () => {
+          // The lane takes a request when its headers arrive: wait for that, then change the client.
+          for (let waited = 0; served() === before; waited++) {
+            if (waited > 500) throw new Error('the lane did not take the request');
+            await new Promise((resolve) => setTimeout(resolve, 2));
+          }
+          const res = await t.app.inject({ method: 'PATCH', url: `/api/v1/admin/clients/${changing.clientId}`, headers: asSession(admin), payload: { disabled: true } });
+          expect(res.statusCode).toBe(200);
+        },
+      });
+      expect(served()).toBe(before + 1);
+      const injected = await t.app.inject({ method: 'POST', url: '/oauth/introspect', headers, payload: formBody({ token: pat.token }) });
+      expect(answer).toEqual({ status: injected.statusCode, headers: pick(injected.headers), body: injected.body });
+      expect(answer.status).toBe(401);
+      expect(JSON.parse(answer.body).error).toBe('invalid_client');
+      // Counted once each, by the route (through Fastify), for both requests.
+      expect(await metric(t, /keyfob_oauth_errors_total\{endpoint="\/oauth\/introspect",error="invalid_client"\} (\d+)/)).toBe(failuresBefore + 2);
+      expect(await metric(t, /keyfob_http_requests_total\{method="POST",route="\/oauth\/introspect",status="401"\} (\d+)/)).toBe(requestsBefore + 2);
+    });
+
     it('counts its answers in /metrics under the route, as Fastify does', async () => {
       const pat = await createToken(t, admin, { scopes: ['tokens:read'] });
       await form(t, '/oauth/introspect', { token: pat.token }, basic(client));
@@ -183,6 +221,44 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+async function metric(t: TestApp, pattern: RegExp): Promise<number> {
+  const text = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+  return Number(pattern.exec(text)?.[1] ?? 0);
+}
+
+describe('the introspection lane while an address is blocked for failed authentication', () => {
+  it('leaves every introspection to the route, and takes them again once the block is over', async () => {
+    const t = await createTestApp(DIALECTS[0]!, { KEYFOB_ACCESS_LOG: 'off', KEYFOB_LIMIT_AUTH_FAILURES: '2/1m' });
+    try {
+      const admin = await setupAdmin(t);
+      const client = await createClient(t, admin);
+      const pat = await createToken(t, admin, { scopes: ['tokens:read'] });
+      await t.app.listen({ host: '127.0.0.1', port: 0 });
+      const port = (t.app.server.address() as AddressInfo).port;
+      const good = { 'content-type': 'application/x-www-form-urlencoded', ...basic(client) };
+      const body = formBody({ token: pat.token });
+      expect((await raw(port, { headers: good, body })).status).toBe(200);
+      const lane = t.app.introspectionLane!;
+      const taken = lane.served;
+      expect((await raw(port, { headers: good, body })).status).toBe(200);
+      expect(lane.served).toBe(taken + 1);
+      const wrong = { 'content-type': 'application/x-www-form-urlencoded', ...basic({ ...client, clientSecret: 'wrong' }) };
+      for (let i = 0; i < 3; i++) await raw(port, { headers: wrong, body });
+      // The address is blocked: the route's onRequest hook answers, the cached client notwithstanding.
+      const blocked = await raw(port, { headers: good, body });
+      expect(blocked.status).toBe(429);
+      expect(lane.served).toBe(taken + 1);
+      t.clock.advance(61_000);
+      // The block is over; the client's cache entry too, so its first request goes through the route again.
+      expect((await raw(port, { headers: good, body })).status).toBe(200);
+      expect((await raw(port, { headers: good, body })).status).toBe(200);
+      expect(lane.served).toBe(taken + 2);
+    } finally {
+      await t.close();
+    }
+  });
+});
 
 describe('the introspection lane while the store is down (D1)', () => {
   it('answers a token the cache has not seen 503 temporarily_unavailable with Retry-After, as the route does', async () => {

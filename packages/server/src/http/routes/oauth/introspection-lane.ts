@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ClientService } from '../../../services/client-service.js';
@@ -9,19 +9,28 @@ import type { OAuthParams } from '../../../services/token-exchange.js';
 import { JSON_CONTENT_TYPE } from '../../json-text.js';
 import { parseForm } from './form.js';
 import type { HttpLane } from '../../lane-server.js';
-import {
-  OAUTH_BODY_LIMIT,
-  basicCredentialOf,
-  checkBodyBesideBasic,
-  introspectionText,
-  oauthAnswerOf,
-  oauthErrorHeaders,
-} from './oauth-routes.js';
+import { OAUTH_BODY_LIMIT, basicCredentialOf, checkBodyBesideBasic, introspectionText, oauthAnswerOf, oauthErrorHeaders } from './oauth-routes.js';
 
 const PATH = '/oauth/introspect';
 const DIGITS = /^\d+$/;
 /** The spellings of a form body taken here; any other goes to the route, which takes them all. */
 const FORM_TYPES = new Set(['application/x-www-form-urlencoded', 'application/x-www-form-urlencoded; charset=utf-8']);
+/** Headers of the route's answer that belong to its own connection, not to the one answered here. */
+const CONNECTION_HEADERS = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding']);
+
+/** A request handed to the Fastify route in process (`app.inject`), and the parts of its answer used here. */
+export interface RouteRequest {
+  readonly method: 'POST';
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly payload: Buffer;
+  readonly remoteAddress: string;
+}
+export interface RouteAnswer {
+  readonly statusCode: number;
+  readonly headers: OutgoingHttpHeaders;
+  readonly rawPayload: Buffer;
+}
 
 export interface IntrospectionLaneDeps {
   readonly clients: ClientService;
@@ -31,24 +40,29 @@ export interface IntrospectionLaneDeps {
   /** The request metrics Fastify's onResponse hook records for the route. */
   observe(method: string, route: string, status: number, seconds: number): void;
   readonly onError?: (endpoint: string, error: string) => void;
+  /** The route itself, for a request the lane took but can no longer answer from the cache. */
+  route(request: RouteRequest): Promise<RouteAnswer>;
 }
 
 /**
  * POST /oauth/introspect from a client whose HTTP Basic credential is in the authentication
  * cache, answered on node:http before Fastify sees the request. A resource server introspects at
  * the rate of its own traffic, and Fastify's request and reply objects, hooks and content-type
- * parsing were a quarter of the time of such a request (docs/PERFORMANCE.md, run R).
+ * parsing were most of what kept introspection under issue 5's target (docs/PERFORMANCE.md, run R).
  *
- * It takes a request only when everything the route would decide before reading the body is
- * already known from the headers: exactly this path, a form body of a declared length within the
- * route's limit, a cached client allowed to introspect, and no address under an authentication
- * block (the route's onRequest hook). Every other request goes to Fastify untouched. After the
- * body it runs the route's own checks (`checkBodyBesideBasic`, `introspectionText`) and answers
- * their errors as the route's error handler does (`oauthAnswerOf`), with the same bytes.
+ * It takes a request only when the headers already say how the route would begin: exactly this
+ * path, a form body of a declared length within the route's limit, a cached client allowed to
+ * introspect, and no address under an authentication block on this instance (the route's
+ * onRequest hook). Every other request goes to Fastify untouched. Once the body is in, it looks
+ * the client up again, as the route does only then: a client changed, disabled or gone from the
+ * cache meanwhile is the route's to judge, and the request is handed to it with the body read
+ * (`route`). Otherwise it runs the route's own checks (`checkBodyBesideBasic`,
+ * `introspectionText`) and answers their errors as the route's error handler does
+ * (`oauthAnswerOf`), with the same bytes.
  */
 export class IntrospectionLane implements HttpLane {
   #closing = false;
-  /** Requests answered here (for the tests that tell the two ways apart). */
+  /** Requests taken here (for the tests that tell the two ways apart). */
   served = 0;
 
   constructor(private readonly deps: IntrospectionLaneDeps) {}
@@ -59,26 +73,48 @@ export class IntrospectionLane implements HttpLane {
   }
 
   take(req: IncomingMessage, res: ServerResponse): boolean {
-    if (req.url !== PATH || req.method !== 'POST' || this.#closing || this.deps.limiter.hasBlocks) return false;
-    const { headers } = req;
-    const length = headers['content-length'];
-    if (length === undefined || headers['transfer-encoding'] !== undefined || !DIGITS.test(length) || Number(length) > OAUTH_BODY_LIMIT) return false;
-    const type = headers['content-type'];
-    if (type === undefined || !FORM_TYPES.has(type.toLowerCase())) return false;
-    const credential = headers.authorization === undefined ? undefined : basicCredentialOf(headers.authorization);
-    const client = credential === undefined ? undefined : this.deps.clients.cached(credential);
-    if (client === undefined || !client.canIntrospect) return false;
+    if (req.url !== PATH || req.method !== 'POST' || this.#closing) return false;
+    let credential: string | undefined;
+    try {
+      credential = this.#credentialToTake(req.headers);
+    } catch (error) {
+      // Nothing is read yet: the route can still have the request, and answers whatever this was.
+      this.deps.log.error({ err: error }, 'introspection lane: check before the body failed');
+      return false;
+    }
+    if (credential === undefined) return false;
     const started = performance.now();
     this.served++;
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => this.#answer(res, client, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), started));
+    req.on('end', () => {
+      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      try {
+        this.#answer(req, res, credential, body, started);
+      } catch (error) {
+        this.#fail(res, error, started);
+      }
+    });
     // A client gone in the middle of its body: there is no one to answer.
     req.on('error', () => {});
     return true;
   }
 
-  #answer(res: ServerResponse, client: OAuthClient, body: Buffer, started: number): void {
+  /** The cached credential of a request the lane may take, from its headers alone. */
+  #credentialToTake(headers: IncomingHttpHeaders): string | undefined {
+    const length = headers['content-length'];
+    if (length === undefined || headers['transfer-encoding'] !== undefined || !DIGITS.test(length) || Number(length) > OAUTH_BODY_LIMIT) return undefined;
+    const type = headers['content-type'];
+    if (type === undefined || !FORM_TYPES.has(type.toLowerCase())) return undefined;
+    if (headers.authorization === undefined || this.deps.limiter.hasOpenBlocks('authFailures')) return undefined;
+    const credential = basicCredentialOf(headers.authorization);
+    const client = credential === undefined ? undefined : this.deps.clients.cached(credential);
+    return client?.canIntrospect ? credential : undefined;
+  }
+
+  #answer(req: IncomingMessage, res: ServerResponse, credential: string, body: Buffer, started: number): void {
+    const client: OAuthClient | undefined = this.deps.clients.cached(credential);
+    if (!client?.canIntrospect) return this.#handOver(req, res, body);
     let text: string | Promise<string>;
     try {
       const params = parseForm(body.toString()) as OAuthParams;
@@ -88,10 +124,12 @@ export class IntrospectionLane implements HttpLane {
       return this.#fail(res, error, started);
     }
     if (text instanceof Promise) {
-      text.then(
-        (ready) => this.#ok(res, ready, started),
-        (error: unknown) => this.#fail(res, error, started),
-      );
+      text
+        .then(
+          (ready) => this.#ok(res, ready, started),
+          (error: unknown) => this.#fail(res, error, started),
+        )
+        .catch((error: unknown) => this.#drop(res, error));
     } else {
       this.#ok(res, text, started);
     }
@@ -112,5 +150,27 @@ export class IntrospectionLane implements HttpLane {
     res.writeHead(status, { ...oauthErrorHeaders(oauth), 'content-type': JSON_CONTENT_TYPE, 'content-length': Buffer.byteLength(body) });
     res.end(body);
     this.deps.observe('POST', PATH, status, (performance.now() - started) / 1000);
+  }
+
+  /** The route answers, through Fastify in process, with the caller's address; it counts its own metrics. */
+  #handOver(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
+    const remoteAddress = req.socket.remoteAddress;
+    // Without the address the route would count a failure against the wrong one; the socket is gone anyway.
+    if (remoteAddress === undefined) return void res.destroy();
+    this.deps
+      .route({ method: 'POST', url: PATH, headers: req.headers, payload: body, remoteAddress })
+      .then((answer) => {
+        const headers: OutgoingHttpHeaders = {};
+        for (const [name, value] of Object.entries(answer.headers)) if (!CONNECTION_HEADERS.has(name)) headers[name] = value;
+        res.writeHead(answer.statusCode, headers);
+        res.end(answer.rawPayload);
+      })
+      .catch((error: unknown) => this.#drop(res, error));
+  }
+
+  /** Nothing could be answered (a failure while answering): the connection is closed rather than left waiting. */
+  #drop(res: ServerResponse, error: unknown): void {
+    this.deps.log.error({ err: error }, 'introspection lane: could not answer');
+    res.destroy();
   }
 }
