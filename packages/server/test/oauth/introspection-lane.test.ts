@@ -202,15 +202,8 @@ for (const dialect of DIALECTS) {
     it('counts its answers in /metrics under the route, as Fastify does', async () => {
       const pat = await createToken(t, admin, { scopes: ['tokens:read'] });
       await form(t, '/oauth/introspect', { token: pat.token }, basic(client));
-      const count = async (status: number) => {
-        const text = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
-        const line = new RegExp(`keyfob_http_requests_total\\{method="POST",route="/oauth/introspect",status="${status}"\\} (\\d+)`).exec(text);
-        return Number(line?.[1] ?? 0);
-      };
-      const errors = async () => {
-        const text = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
-        return Number(/keyfob_oauth_errors_total\{endpoint="\/oauth\/introspect",error="invalid_request"\} (\d+)/.exec(text)?.[1] ?? 0);
-      };
+      const count = (status: number) => metric(t, new RegExp(`keyfob_http_requests_total\\{method="POST",route="/oauth/introspect",status="${status}"\\} (\\d+)`));
+      const errors = () => metric(t, /keyfob_oauth_errors_total\{endpoint="\/oauth\/introspect",error="invalid_request"\} (\d+)/);
       const [ok, bad, errorCount, before] = [await count(200), await count(400), await errors(), served()];
       await raw(port, { headers: { ...formType, ...basic(client) }, body: formBody({ token: pat.token }) });
       await raw(port, { headers: { ...formType, ...basic(client) }, body: formBody({}) });
