@@ -24,13 +24,16 @@ import { oauthRoutes } from './http/routes/oauth/oauth-routes.js';
 import { wellKnownRoutes } from './http/routes/oauth/well-known.js';
 import { leakRoutes } from './http/routes/leaks/leak-routes.js';
 import { IntrospectionLane } from './http/routes/oauth/introspection-lane.js';
-import { putLaneBeforeFastify } from './http/lane-server.js';
+import { putLanesBeforeFastify } from './http/lane-server.js';
+import { TokenSelfLane } from './http/routes/api/token-self-lane.js';
 import type { ApiDeps } from './http/routes/api/deps.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** Introspection answered before Fastify, or null with the access log on (introspection-lane.ts). */
     readonly introspectionLane: IntrospectionLane | null;
+    /** GET /tokens/self answered before Fastify, or null with the access log on or a proxy trusted (token-self-lane.ts). */
+    readonly tokenSelfLane: TokenSelfLane | null;
   }
 }
 
@@ -121,24 +124,31 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   const onOAuthError = (endpoint: string, error: string) => container.metrics.oauthErrors.inc({ endpoint, error });
   await app.register(oauthRoutes, {
     onError: onOAuthError, clients: container.clients, exchange: container.exchange, introspection: container.introspection, limiter: container.limiter });
-  // Introspection by a cached client, answered before Fastify (introspection-lane.ts). Not with
-  // the access log on: its lines are Fastify's.
-  let lane: IntrospectionLane | undefined;
+  // Introspection by a cached client and GET /tokens/self with a cached token, answered before
+  // Fastify (introspection-lane.ts, token-self-lane.ts). Not with the access log on: its lines are
+  // Fastify's. The token-self lane needs the caller's address, which is the socket's only when
+  // no proxy is trusted.
+  let introspectionLane: IntrospectionLane | undefined;
+  let tokenSelfLane: TokenSelfLane | undefined;
   if (!config.accessLog) {
-    lane = new IntrospectionLane({
+    const observe = (method: string, route: string, status: number, seconds: number) => container.metrics.http.observe(method, route, status, seconds);
+    introspectionLane = new IntrospectionLane({
       clients: container.clients,
       introspection: container.introspection,
       limiter: container.limiter,
       log: app.log,
-      observe: (method, route, status, seconds) => container.metrics.http.observe(method, route, status, seconds),
+      observe,
       onError: onOAuthError,
       route: (request) => app.inject(request),
     });
-    putLaneBeforeFastify(app.server, lane);
+    if (config.trustProxy === false) tokenSelfLane = new TokenSelfLane({ verifier: container.verifier, limiter: container.limiter, clock: container.clock, observe });
+    putLanesBeforeFastify(app.server, tokenSelfLane === undefined ? [introspectionLane] : [introspectionLane, tokenSelfLane]);
   }
-  app.decorate('introspectionLane', lane ?? null);
+  app.decorate('introspectionLane', introspectionLane ?? null);
+  app.decorate('tokenSelfLane', tokenSelfLane ?? null);
   app.addHook('preClose', (done) => {
-    lane?.close();
+    introspectionLane?.close();
+    tokenSelfLane?.close();
     done();
   });
 

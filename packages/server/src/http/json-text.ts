@@ -9,6 +9,11 @@ export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 export class JsonTextMemo<K extends object> {
   readonly #texts = new WeakMap<K, string>();
 
+  /** The text already written for `key`, if any (without writing one). */
+  known(key: K): string | undefined {
+    return this.#texts.get(key);
+  }
+
   text(key: K, write: (key: K) => string): string {
     let text = this.#texts.get(key);
     if (text === undefined) this.#texts.set(key, (text = write(key)));

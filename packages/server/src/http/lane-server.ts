@@ -8,13 +8,13 @@ export interface HttpLane {
 type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /**
- * Puts `lane` in front of Fastify on the server Fastify made: each request goes to the lane first
- * and to Fastify's own handler when the lane leaves it. The server keeps everything Fastify set on
+ * Puts `lanes` in front of Fastify on the server Fastify made: each request goes to the lanes first
+ * and to Fastify's own handler when they leave it. The server keeps everything Fastify set on
  * it (timeouts, the header size limit); a `serverFactory` would have lost some of it, such as the
  * second loopback address Fastify binds for `localhost`. Servers Fastify makes later for further
  * addresses answer without the lane, which is only slower.
  */
-export function putLaneBeforeFastify(server: Server, lane: HttpLane): void {
+export function putLanesBeforeFastify(server: Server, lanes: readonly HttpLane[]): void {
   const handlers = server.listeners('request') as RequestHandler[];
   // Fastify makes its server with its handler as the one 'request' listener; anything else means
   // a Fastify this code was not written for, and the lane must not guess.
@@ -22,6 +22,7 @@ export function putLaneBeforeFastify(server: Server, lane: HttpLane): void {
   const fastify = handlers[0]!;
   server.removeListener('request', fastify);
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    if (!lane.take(req, res)) fastify(req, res);
+    for (const lane of lanes) if (lane.take(req, res)) return;
+    fastify(req, res);
   });
 }

@@ -95,6 +95,19 @@ export class Verifier {
     return this.#fromStore(token, need, key, cache.epoch);
   }
 
+  /**
+   * What `verify` would answer from the cache now, without counting or recording anything;
+   * undefined when it would have to ask the store. For a caller that answers only cached
+   * verifications and leaves the rest to a path that verifies in full (the token-self lane).
+   */
+  cachedOutcome(token: string, need: VerifyRequirements = NO_REQUIREMENTS): VerifyOutcome | undefined {
+    const cache = this.deps.cache;
+    if (cache === undefined || !this.deps.bus.trusted()) return undefined;
+    const now = this.deps.clock.now();
+    const hit = cache.get(cacheKeyOf(token), now);
+    return hit === undefined ? undefined : judge(hit, need, now);
+  }
+
   /** The id of the token with this secret, whatever its state; for revocation by value. */
   async findId(token: string): Promise<string | undefined> {
     if (!parseToken(token, this.deps.acceptedPrefixes).ok) return undefined;

@@ -42,20 +42,30 @@ export function clientIp(request: FastifyRequest): string {
   return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }
 
+/** The token of an `Authorization: Bearer <token>` value, or the error a malformed one is answered with. */
+export function bearerOf(header: string): string | KeyfobError {
+  const match = /^(\S+)[ ]+(\S+)$/.exec(header.trim());
+  if (!match || match[1]!.toLowerCase() !== 'bearer') return new KeyfobError('invalid_request', 'the Authorization header must be "Bearer <token>"');
+  if (!B64TOKEN.test(match[2]!)) return new KeyfobError('invalid_request', 'the bearer token contains characters RFC 6750 does not allow');
+  return match[2]!;
+}
+
 /** Reads `Authorization: Bearer <token>`; undefined when absent, KeyfobError when malformed. */
 export function bearerTokenOf(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   if (header === undefined) return undefined;
-  const match = /^(\S+)[ ]+(\S+)$/.exec(header.trim());
-  if (!match || match[1]!.toLowerCase() !== 'bearer') {
-    request.authFailure = true;
-    throw new KeyfobError('invalid_request', 'the Authorization header must be "Bearer <token>"');
-  }
-  if (!B64TOKEN.test(match[2]!)) {
-    request.authFailure = true;
-    throw new KeyfobError('invalid_request', 'the bearer token contains characters RFC 6750 does not allow');
-  }
-  return match[2];
+  const token = bearerOf(header);
+  if (typeof token === 'string') return token;
+  request.authFailure = true;
+  throw token;
+}
+
+/**
+ * The `Keyfob-Token-Expiration` value for an answer to a PAT that expires within the warning
+ * window, so that CI logs show it before it breaks (as GitHub's GitHub-Authentication-Token-Expiration does).
+ */
+export function expiryWarningOf(expiresAtMs: number, now: number): string | undefined {
+  return expiresAtMs - now < EXPIRY_WARNING_MS ? new Date(expiresAtMs).toISOString() : undefined;
 }
 
 function sessionScopes(role: 'admin' | 'user'): Set<string> {
@@ -147,9 +157,8 @@ export function createAuthenticator(deps: { verifier: Verifier; sessions: Sessio
           answerFailure(error, outcome, meta, done);
           return;
         }
-        // A token about to expire says so in every answer, so that CI logs show it before it breaks
-        // (as GitHub's GitHub-Authentication-Token-Expiration does).
-        if (outcome.ok && outcome.expiresAtMs - deps.clock.now() < EXPIRY_WARNING_MS) reply.header(EXPIRY_HEADER, new Date(outcome.expiresAtMs).toISOString());
+        const warning = outcome.ok ? expiryWarningOf(outcome.expiresAtMs, deps.clock.now()) : undefined;
+        if (warning !== undefined) reply.header(EXPIRY_HEADER, warning);
         done();
       };
       if (verified instanceof Promise) verified.then(settle, done);

@@ -20,11 +20,16 @@ export const PatListQuery = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * The answer of GET /tokens/self per cached token view, as the route serialized it: read by the
+ * token-self lane too (token-self-lane.ts), which answers only with text the route wrote.
+ */
+export const tokenSelfTexts = new JsonTextMemo<PatView>();
+
 const byCreated = (p: { createdAt: Date; id: string }) => ({ at: p.createdAt.getTime(), id: p.id });
 
 export function meRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
-  const selfBodies = new JsonTextMemo<PatView>();
   const now = () => deps.clock.now();
   const tags = ['me'];
 
@@ -127,7 +132,7 @@ export function meRoutes(app: FastifyInstance, deps: ApiDeps): void {
     (request, reply) => {
       const pat = request.principal.pat;
       if (!pat) throw new KeyfobError('invalid_request', 'this route describes the presented bearer token');
-      void reply.type(JSON_CONTENT_TYPE).send(selfBodies.text(pat, (view) => reply.serialize(presentPat(view, now())) as string));
+      void reply.type(JSON_CONTENT_TYPE).send(tokenSelfTexts.text(pat, (view) => reply.serialize(presentPat(view, now())) as string));
     },
   );
 }

@@ -1,0 +1,82 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Clock } from '../../../services/clock.js';
+import type { RateLimiter } from '../../../services/rate-limiter.js';
+import type { Verifier } from '../../../services/verifier.js';
+import { JSON_CONTENT_TYPE } from '../../json-text.js';
+import type { HttpLane } from '../../lane-server.js';
+import { EXPIRY_HEADER, bearerOf, expiryWarningOf } from '../../plugins/authenticate.js';
+import { tokenSelfTexts } from './me.js';
+
+const PATH = '/api/v1/tokens/self';
+
+export interface TokenSelfLaneDeps {
+  readonly verifier: Verifier;
+  readonly limiter: RateLimiter;
+  readonly clock: Clock;
+  /** The request metrics Fastify's onResponse hook records for the route. */
+  observe(method: string, route: string, status: number, seconds: number): void;
+}
+
+/**
+ * GET /api/v1/tokens/self with a PAT the verification cache holds, answered on node:http before
+ * Fastify sees the request, with the text the route itself wrote for that cached token
+ * (`tokenSelfTexts`). It is the request a script makes to check its token, and Fastify's
+ * per-request work was a fifth of its time (docs/PERFORMANCE.md, run R).
+ *
+ * It decides everything before anything happens: exactly this path (no query), no body and no
+ * content type (the API guard's checks), a well-formed Bearer header, no address blocked for
+ * failed authentication on this instance, a cached token the verifier would accept now
+ * (`cachedOutcome`, which records nothing) and the route's text for it. Only then does it verify
+ * for real, which records the use as the route's authentication hook does, and answer with the
+ * route's headers. Anything else, a failure included, goes to Fastify untouched and is verified
+ * and answered there, once.
+ *
+ * The caller's address matters here (IP allow-lists, the last-used address): the lane exists only
+ * when keyfob trusts no proxy, where Fastify's address is the socket's (app.ts).
+ */
+export class TokenSelfLane implements HttpLane {
+  #closing = false;
+  /** Requests answered here (for the tests that tell the two ways apart). */
+  served = 0;
+
+  constructor(private readonly deps: TokenSelfLaneDeps) {}
+
+  /** From now on every request goes to Fastify, which answers 503 while it closes. */
+  close(): void {
+    this.#closing = true;
+  }
+
+  take(req: IncomingMessage, res: ServerResponse): boolean {
+    if (req.url !== PATH || req.method !== 'GET' || this.#closing) return false;
+    const { headers } = req;
+    if (headers['content-type'] !== undefined || headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined) return false;
+    const authorization = headers.authorization;
+    if (authorization === undefined || this.deps.limiter.hasOpenBlocks('authFailures')) return false;
+    const token = bearerOf(authorization);
+    const address = req.socket.remoteAddress;
+    if (typeof token !== 'string' || address === undefined) return false;
+    // As clientIp(request) spells Fastify's address.
+    const ip = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+    const started = performance.now();
+    const peeked = this.deps.verifier.cachedOutcome(token, { ip });
+    if (peeked === undefined || !peeked.ok || tokenSelfTexts.known(peeked.pat) === undefined) return false;
+    // The same cache entry in the same turn: the verification the route's hook would make.
+    const outcome = this.deps.verifier.verify(token, { ip });
+    const text = outcome instanceof Promise || !outcome.ok ? undefined : tokenSelfTexts.known(outcome.pat);
+    // Cannot happen within one turn; were it to, the route verifies again rather than the lane guessing.
+    if (text === undefined || outcome instanceof Promise || !outcome.ok) return false;
+    const warning = expiryWarningOf(outcome.expiresAtMs, this.deps.clock.now());
+    // The route's headers in its order: the API guard's no-store, the hook's warning, the type.
+    res.writeHead(
+      200,
+      warning === undefined
+        ? { 'cache-control': 'no-store', 'content-type': JSON_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) }
+        : { 'cache-control': 'no-store', [EXPIRY_HEADER]: warning, 'content-type': JSON_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) },
+    );
+    res.end(text);
+    this.served++;
+    this.deps.observe('GET', PATH, 200, (performance.now() - started) / 1000);
+    return true;
+  }
+}
