@@ -142,7 +142,8 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
       route: (request) => app.inject(request),
     });
     if (config.trustProxy === false) tokenSelfLane = new TokenSelfLane({ verifier: container.verifier, limiter: container.limiter, clock: container.clock, observe });
-    putLanesBeforeFastify(app.server, tokenSelfLane === undefined ? [introspectionLane] : [introspectionLane, tokenSelfLane]);
+    const lanes = tokenSelfLane === undefined ? [introspectionLane] : [introspectionLane, tokenSelfLane];
+    putLanesBeforeFastify(app.server, lanes, (error) => app.log.error({ err: error }, 'a request lane failed; the connection was closed'));
   }
   app.decorate('introspectionLane', introspectionLane ?? null);
   app.decorate('tokenSelfLane', tokenSelfLane ?? null);

@@ -14,7 +14,7 @@ type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
  * second loopback address Fastify binds for `localhost`. Servers Fastify makes later for further
  * addresses answer without the lane, which is only slower.
  */
-export function putLanesBeforeFastify(server: Server, lanes: readonly HttpLane[]): void {
+export function putLanesBeforeFastify(server: Server, lanes: readonly HttpLane[], onLaneError: (error: unknown) => void): void {
   const handlers = server.listeners('request') as RequestHandler[];
   // Fastify makes its server with its handler as the one 'request' listener; anything else means
   // a Fastify this code was not written for, and the lane must not guess.
@@ -22,7 +22,15 @@ export function putLanesBeforeFastify(server: Server, lanes: readonly HttpLane[]
   const fastify = handlers[0]!;
   server.removeListener('request', fastify);
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    for (const lane of lanes) if (lane.take(req, res)) return;
+    try {
+      for (const lane of lanes) if (lane.take(req, res)) return;
+    } catch (error) {
+      // A lane's fault must not take the process down (this is the server's 'request' listener),
+      // and the request may be half handled: it is closed unanswered, never answered twice.
+      onLaneError(error);
+      res.destroy();
+      return;
+    }
     fastify(req, res);
   });
 }

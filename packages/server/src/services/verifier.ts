@@ -96,16 +96,23 @@ export class Verifier {
   }
 
   /**
-   * What `verify` would answer from the cache now, without counting or recording anything;
-   * undefined when it would have to ask the store. For a caller that answers only cached
-   * verifications and leaves the rest to a path that verifies in full (the token-self lane).
+   * `verify` for a caller that answers only what the cache holds: the verified token when the
+   * cache has it, it passes now and `accept` takes it, counted and recorded exactly as `verify`
+   * records it; otherwise undefined, with nothing counted or recorded, and the caller leaves the
+   * request to a path that calls `verify` (the token-self lane). One look at the cache and one
+   * judgement at one moment, so the answer and what is recorded cannot disagree.
    */
-  cachedOutcome(token: string, need: VerifyRequirements = NO_REQUIREMENTS): VerifyOutcome | undefined {
+  verifyCachedOnly(token: string, need: VerifyRequirements, accept: (verified: VerifiedToken) => boolean): VerifiedToken | undefined {
     const cache = this.deps.cache;
     if (cache === undefined || !this.deps.bus.trusted()) return undefined;
     const now = this.deps.clock.now();
     const hit = cache.get(cacheKeyOf(token), now);
-    return hit === undefined ? undefined : judge(hit, need, now);
+    if (hit === undefined) return undefined;
+    const outcome = judge(hit, need, now);
+    if (!outcome.ok || !accept(outcome)) return undefined;
+    this.stats.cache.hit++;
+    this.#record(hit, this.#count(outcome), need, now);
+    return outcome;
   }
 
   /** The id of the token with this secret, whatever its state; for revocation by value. */
@@ -128,7 +135,11 @@ export class Verifier {
   }
 
   #settle(token: VerifiedToken, need: VerifyRequirements, now: number): VerifyOutcome {
-    const outcome = this.#count(judge(token, need, now));
+    return this.#record(token, this.#count(judge(token, need, now)), need, now);
+  }
+
+  /** The use of a known token, written behind. */
+  #record(token: VerifiedToken, outcome: VerifyOutcome, need: VerifyRequirements, now: number): VerifyOutcome {
     const ip = need.ip ?? null;
     if (outcome.ok) this.deps.usage.record(token.pat.id, now, ip, 1, changesLastUse(token.lastUsedAtMs, token.pat.lastUsedIp, now, ip));
     // A refused use of a known token is counted by its reason (usage charts), never as a last use.

@@ -19,11 +19,11 @@ interface Answer {
   readonly body: string;
 }
 
-/** The headers an introspection answer is made of (Date and Connection are node:http's own). */
-const COMPARED = ['content-type', 'content-length', 'cache-control', 'pragma', 'retry-after', 'www-authenticate'] as const;
+/** node:http's own headers of the connection; every other header of the two answers must agree. */
+const CONNECTION_HEADERS = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding']);
 
 function pick(headers: Record<string, unknown>): Record<string, string | undefined> {
-  return Object.fromEntries(COMPARED.map((name) => [name, headers[name] === undefined ? undefined : String(headers[name])]));
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !CONNECTION_HEADERS.has(name)).map(([name, value]) => [name, String(value)]));
 }
 
 function formBody(params: Record<string, string | string[]>): string {

@@ -26,11 +26,10 @@ export interface TokenSelfLaneDeps {
  *
  * It decides everything before anything happens: exactly this path (no query), no body and no
  * content type (the API guard's checks), a well-formed Bearer header, no address blocked for
- * failed authentication on this instance, a cached token the verifier would accept now
- * (`cachedOutcome`, which records nothing) and the route's text for it. Only then does it verify
- * for real, which records the use as the route's authentication hook does, and answer with the
- * route's headers. Anything else, a failure included, goes to Fastify untouched and is verified
- * and answered there, once.
+ * failed authentication on this instance, and a cached token that passes now and whose route text
+ * exists (`verifyCachedOnly`, which then records the use as the route's authentication hook
+ * would, and otherwise records nothing). It answers with the route's headers. Anything else, a
+ * failure included, goes to Fastify untouched and is verified and answered there, once.
  *
  * The caller's address matters here (IP allow-lists, the last-used address): the lane exists only
  * when keyfob trusts no proxy, where Fastify's address is the socket's (app.ts).
@@ -59,14 +58,11 @@ export class TokenSelfLane implements HttpLane {
     // As clientIp(request) spells Fastify's address.
     const ip = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
     const started = performance.now();
-    const peeked = this.deps.verifier.cachedOutcome(token, { ip });
-    if (peeked === undefined || !peeked.ok || tokenSelfTexts.known(peeked.pat) === undefined) return false;
-    // The same cache entry in the same turn: the verification the route's hook would make.
-    const outcome = this.deps.verifier.verify(token, { ip });
-    const text = outcome instanceof Promise || !outcome.ok ? undefined : tokenSelfTexts.known(outcome.pat);
-    // Cannot happen within one turn; were it to, the route verifies again rather than the lane guessing.
-    if (text === undefined || outcome instanceof Promise || !outcome.ok) return false;
-    const warning = expiryWarningOf(outcome.expiresAtMs, this.deps.clock.now());
+    // Verified and recorded here only when the cache holds a token that passes and the route's text for it.
+    const verified = this.deps.verifier.verifyCachedOnly(token, { ip }, (candidate) => tokenSelfTexts.known(candidate.pat) !== undefined);
+    if (verified === undefined) return false;
+    const text = tokenSelfTexts.known(verified.pat)!;
+    const warning = expiryWarningOf(verified.expiresAtMs, this.deps.clock.now());
     // The route's headers in its order: the API guard's no-store, the hook's warning, the type.
     res.writeHead(
       200,
