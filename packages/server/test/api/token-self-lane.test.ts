@@ -1,8 +1,7 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/dialects.js';
 import { DAY } from '../helpers/clock.js';
+import { answerHeaders as pick, listenOnLoopback, loopback, type Answer } from '../helpers/loopback.js';
 import { asSession, bearer, createTestApp, createToken, setupAdmin, type Session, type TestApp } from '../helpers/test-app.js';
 
 /**
@@ -13,30 +12,8 @@ import { asSession, bearer, createTestApp, createToken, setupAdmin, type Session
  * loopback request went, and the verifier's counts that each request was verified once.
  */
 
-interface Answer {
-  readonly status: number;
-  readonly headers: Record<string, string | undefined>;
-  readonly body: string;
-}
-
-/** node:http's own headers of the connection; every other header of the two answers must agree. */
-const CONNECTION_HEADERS = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding']);
-
-function pick(headers: Record<string, unknown>): Record<string, string | undefined> {
-  return Object.fromEntries(Object.entries(headers).filter(([name]) => !CONNECTION_HEADERS.has(name)).map(([name, value]) => [name, String(value)]));
-}
-
 function get(port: number, path: string, headers: Record<string, string>): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: 'GET', path, headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: pick(res.headers), body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return loopback(port, { method: 'GET', path, headers });
 }
 
 const PATH = '/api/v1/tokens/self';
@@ -50,8 +27,7 @@ for (const dialect of DIALECTS) {
       // The lane exists only with the access log off (its lines are Fastify's); the suites' apps log.
       t = await createTestApp(dialect, { KEYFOB_ACCESS_LOG: 'off' });
       admin = await setupAdmin(t);
-      await t.app.listen({ host: '127.0.0.1', port: 0 });
-      port = (t.app.server.address() as AddressInfo).port;
+      port = await listenOnLoopback(t);
     });
     afterAll(async () => t?.close());
 
@@ -163,8 +139,7 @@ describe('the token-self lane while an address is blocked for failed authenticat
     try {
       const admin = await setupAdmin(t);
       const pat = await createToken(t, admin, { scopes: ['tokens:read'] });
-      await t.app.listen({ host: '127.0.0.1', port: 0 });
-      const port = (t.app.server.address() as AddressInfo).port;
+      const port = await listenOnLoopback(t);
       expect((await get(port, PATH, bearer(pat.token))).status).toBe(200);
       expect((await get(port, PATH, bearer(pat.token))).status).toBe(200);
       const lane = t.app.tokenSelfLane!;

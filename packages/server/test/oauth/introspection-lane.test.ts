@@ -1,8 +1,7 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/dialects.js';
 import { asSession, createTestApp, createToken, setupAdmin, type Session, type TestApp } from '../helpers/test-app.js';
+import { answerHeaders as pick, listenOnLoopback, loopback, type Answer } from '../helpers/loopback.js';
 import { basic, createClient, exchangeParams, form, type TestClient } from '../helpers/oauth.js';
 
 /**
@@ -13,50 +12,15 @@ import { basic, createClient, exchangeParams, form, type TestClient } from '../h
  * requests served tells which way a loopback request went.
  */
 
-interface Answer {
-  readonly status: number;
-  readonly headers: Record<string, string | undefined>;
-  readonly body: string;
-}
-
-/** node:http's own headers of the connection; every other header of the two answers must agree. */
-const CONNECTION_HEADERS = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding']);
-
-function pick(headers: Record<string, unknown>): Record<string, string | undefined> {
-  return Object.fromEntries(Object.entries(headers).filter(([name]) => !CONNECTION_HEADERS.has(name)).map(([name, value]) => [name, String(value)]));
-}
-
 function formBody(params: Record<string, string | string[]>): string {
   const body = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) for (const one of Array.isArray(v) ? v : [v]) body.append(k, one);
   return body.toString();
 }
 
-/**
- * A raw request over loopback: node:http, so that the body's framing is the test's to choose.
- * `beforeBody` runs once the headers are on their way and before the body is sent.
- */
+/** A POST over loopback, to /oauth/introspect unless `path` says otherwise. */
 function raw(port: number, options: { path?: string; headers: Record<string, string>; body: string; chunked?: boolean; beforeBody?: () => Promise<void> }): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const headers = { ...options.headers, ...(options.chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(Buffer.byteLength(options.body)) }) };
-    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: options.path ?? '/oauth/introspect', headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: pick(res.headers), body }));
-    });
-    req.on('error', reject);
-    if (options.beforeBody) {
-      req.flushHeaders();
-      void options.beforeBody().then(() => req.end(options.body), reject);
-    } else if (options.chunked) {
-      // Two chunks, so that no declared length exists anywhere.
-      req.write(options.body.slice(0, 3));
-      req.end(options.body.slice(3));
-    } else {
-      req.end(options.body);
-    }
-  });
+  return loopback(port, { ...options, method: 'POST', path: options.path ?? '/oauth/introspect' });
 }
 
 for (const dialect of DIALECTS) {
@@ -70,8 +34,7 @@ for (const dialect of DIALECTS) {
       t = await createTestApp(dialect, { KEYFOB_ACCESS_LOG: 'off' });
       admin = await setupAdmin(t);
       client = await createClient(t, admin, { allowedAudiences: ['https://api.example.com'] });
-      await t.app.listen({ host: '127.0.0.1', port: 0 });
-      port = (t.app.server.address() as AddressInfo).port;
+      port = await listenOnLoopback(t);
     });
     afterAll(async () => t?.close());
 
@@ -227,8 +190,7 @@ describe('the introspection lane while an address is blocked for failed authenti
       const admin = await setupAdmin(t);
       const client = await createClient(t, admin);
       const pat = await createToken(t, admin, { scopes: ['tokens:read'] });
-      await t.app.listen({ host: '127.0.0.1', port: 0 });
-      const port = (t.app.server.address() as AddressInfo).port;
+      const port = await listenOnLoopback(t);
       const good = { 'content-type': 'application/x-www-form-urlencoded', ...basic(client) };
       const body = formBody({ token: pat.token });
       expect((await raw(port, { headers: good, body })).status).toBe(200);
@@ -262,8 +224,7 @@ describe('the introspection lane while the store is down (D1)', () => {
       const seen = await createToken(t, admin, { scopes: ['tokens:read'] });
       const unseen = await createToken(t, admin, { scopes: ['tokens:read'] });
       await form(t, '/oauth/introspect', { token: seen.token }, basic(client));
-      await t.app.listen({ host: '127.0.0.1', port: 0 });
-      const port = (t.app.server.address() as AddressInfo).port;
+      const port = await listenOnLoopback(t);
       await t.container.store.db.destroy();
       const headers = { 'content-type': 'application/x-www-form-urlencoded', ...basic(client) };
       const before = t.app.introspectionLane!.served;
