@@ -1,6 +1,8 @@
 // HTTP figures (4: verification over HTTP vs a bare node:http server; 5: token exchange vs jose
 // signing in-process). Runs in the orchestrator: servers on core 0, load generator on core 1.
 import { PAT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from '@keyfob/protocol';
+import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { BENCH_AUDIENCE, benchToken, median } from './lib.mjs';
 import { loadGenerator, runChild, runLoad, startServer } from './proc.mjs';
 
@@ -43,9 +45,22 @@ function loadRequest({ port, req, seconds, connections, workDir }) {
  * The median over rounds of target/floor, each pair measured next to each other, and the lowest
  * and highest round's ratio (how far one round can stray).
  */
+function pairedRatiosOf(target, floor, value) {
+  return target.map((x, i) => value(x) / value(floor[i]));
+}
+
 function pairedRatios(target, floor, value) {
-  const ratios = target.map((x, i) => value(x) / value(floor[i]));
+  const ratios = pairedRatiosOf(target, floor, value);
   return { ratio: median(ratios), ratioRange: [Math.min(...ratios), Math.max(...ratios)] };
+}
+
+/**
+ * The median ratio of each keyfob process (round r ran process r mod n): a process on these VMs
+ * can run a fifth faster or slower than another of the same build for its whole life, which is
+ * why the figures rotate through several (docs/PERFORMANCE.md, run S).
+ */
+function perProcess(processes, ratios) {
+  return Array.from({ length: processes }, (_, p) => median(ratios.filter((_, r) => r % processes === p)));
 }
 
 function pairedRatio(target, floor, value) {
@@ -72,25 +87,31 @@ function checkClean(name, run, seconds = 1) {
  * from one second to the next, so each ratio is the median of the ratios of the two runs of a
  * pair (next to each other in time), not the ratio of medians taken seconds apart.
  */
-async function compare(name, { keyfobPort, floorPort, referencePorts, req, seconds, rounds, connections, workDir, log }) {
-  const ports = { target: keyfobPort, floor: floorPort, ...referencePorts };
+async function compare(name, { targets, floorPort, referencePorts, seconds, rounds, connections, workDir, log }) {
   const referenceNames = Object.keys(referencePorts);
-  const load = (which, secs) => loadRequest({ port: ports[which], req, seconds: secs, connections, workDir });
-  // Warm-up: JIT, caches, connection setup; not recorded.
-  checkClean(`${name} warm-up`, await load('target', 5), 5);
+  // Floor and references answer the first keyfob process's request; they read no credentials.
+  const other = { floor: floorPort, ...referencePorts };
+  const load = (which, secs, r = 0) => {
+    const { port, req } = which === 'target' ? targets[r % targets.length] : { port: other[which], req: targets[0].req };
+    return loadRequest({ port, req, seconds: secs, connections, workDir });
+  };
+  // Warm-up: JIT, caches, connection setup; not recorded. Every keyfob process is warmed.
+  for (let p = 0; p < targets.length; p++) checkClean(`${name} warm-up of keyfob process ${p + 1}`, await load('target', 5, p), 5);
   for (const which of ['floor', ...referenceNames]) checkClean(`${name} ${which} warm-up`, await load(which, 2), 2);
-  const runs = Object.fromEntries(Object.keys(ports).map((which) => [which, []]));
+  const runs = Object.fromEntries(['target', 'floor', ...referenceNames].map((which) => [which, []]));
   for (let r = 0; r < rounds; r++) {
     // The floor and keyfob always run next to each other; the references before or after them.
     const order = r % 2 === 0 ? [...referenceNames, 'floor', 'target'] : ['target', 'floor', ...[...referenceNames].reverse()];
     for (const which of order) {
-      const run = checkClean(`${name} ${which}`, await load(which, seconds), seconds);
+      const run = checkClean(`${name} ${which}`, await load(which, seconds, r), seconds);
       runs[which].push(run);
-      log(`    ${name} ${which} round ${r + 1}: ${Math.round(run.rps)} req/s, p99 ${run.p99Ms?.toFixed(2)} ms`);
+      const process = which === 'target' && targets.length > 1 ? ` (keyfob process ${(r % targets.length) + 1})` : '';
+      log(`    ${name} ${which} round ${r + 1}${process}: ${Math.round(run.rps)} req/s, p99 ${run.p99Ms?.toFixed(2)} ms`);
     }
   }
   const { target, floor } = runs;
   return {
+    perProcessRatios: perProcess(targets.length, pairedRatiosOf(target, floor, (x) => x.rps)),
     rps: median(target.map((x) => x.rps)),
     floorRps: median(floor.map((x) => x.rps)),
     ...pairedRatios(target, floor, (x) => x.rps),
@@ -125,19 +146,37 @@ function orError(run) {
   return run().catch((error) => ({ error: String(error.message ?? error) }));
 }
 
+/** A copy of a seeded SQLite store for one more keyfob process (each holds its data folder's lock). */
+function copyStore(store, workDir, index) {
+  const dir = join(workDir, `keyfob-process-${index}`);
+  mkdirSync(dir, { recursive: true });
+  const file = store.url.replace(/^sqlite:/, '');
+  for (const name of readdirSync(dirname(file))) if (name.startsWith(basename(file))) copyFileSync(join(dirname(file), name), join(dir, name));
+  return { ...store, dir, url: `sqlite:${join(dir, basename(file))}` };
+}
+
 /**
- * @returns {Promise<{ self?, introspect?, exchange?, besideExchange?, generator, connections, seconds }>} each figure, or `{ error }`
+ * @returns {Promise<{ self?, introspect?, exchange?, besideExchange?, generator, connections, seconds, processes }>} each figure, or `{ error }`
  */
-export async function httpFigures({ store, seconds, rounds, connections, workDir, which, references, log }) {
-  const out = { generator: loadGenerator, connections, seconds, rounds, serverCore: SERVER_CORE, loadCore: LOAD_CORE, references };
-  const keyfob = await startServer({ kind: 'keyfob', store }, { core: SERVER_CORE });
+export async function httpFigures({ store, seconds, rounds, connections, processes = 1, workDir, which, references, log }) {
+  const out = { generator: loadGenerator, connections, seconds, rounds, processes, serverCore: SERVER_CORE, loadCore: LOAD_CORE, references };
+  // Copied before any process opens the store.
+  const stores = [store, ...Array.from({ length: processes - 1 }, (_, i) => copyStore(store, workDir, i + 1))];
+  const keyfobs = [];
   let floorServer;
   const referenceServers = {};
   try {
-    const reqs = requests(keyfob);
-    const bodies = { [reqs.self.path]: await once(keyfob.port, reqs.self), [reqs.introspect.path]: await once(keyfob.port, reqs.introspect) };
+    for (const each of stores) keyfobs.push(await startServer({ kind: 'keyfob', store: each }, { core: SERVER_CORE }));
+    const reqsOf = keyfobs.map((keyfob) => requests(keyfob));
+    const reqs = reqsOf[0];
+    const bodies = { [reqs.self.path]: await once(keyfobs[0].port, reqs.self), [reqs.introspect.path]: await once(keyfobs[0].port, reqs.introspect) };
     if (!JSON.parse(bodies[reqs.introspect.path]).active) throw new Error('introspection of a seeded token answered active: false');
-    await once(keyfob.port, reqs.exchange);
+    // Every process answers each request once before it is measured (its caches, as a running server's).
+    for (let p = 0; p < keyfobs.length; p++) {
+      if (p > 0) for (const name of ['self', 'introspect']) await once(keyfobs[p].port, reqsOf[p][name]);
+      await once(keyfobs[p].port, reqsOf[p].exchange);
+    }
+    const targetsOf = (name) => keyfobs.map((keyfob, p) => ({ port: keyfob.port, req: reqsOf[p][name] }));
     // The floor answers the same bytes keyfob answered, for the same request.
     floorServer = await startServer({ kind: 'floor', bodies }, { core: SERVER_CORE });
     // Points of reference, measured in the same rounds (no target): what this machine gives a
@@ -147,44 +186,46 @@ export async function httpFigures({ store, seconds, rounds, connections, workDir
       referenceServers.fastify = await startServer({ kind: 'fastify', bodies }, { core: SERVER_CORE });
     }
     const referencePorts = Object.fromEntries(Object.entries(referenceServers).map(([name, srv]) => [name, srv.port]));
-    const common = { keyfobPort: keyfob.port, floorPort: floorServer.port, referencePorts, seconds, rounds, connections, workDir, log };
+    const common = { floorPort: floorServer.port, referencePorts, seconds, rounds, connections, workDir, log };
     for (const name of ['self', 'introspect']) {
-      if (which.has(`http-${name}`)) out[name] = await orError(() => compare(name, { ...common, req: reqs[name] }));
+      if (which.has(`http-${name}`)) out[name] = await orError(() => compare(name, { ...common, targets: targetsOf(name) }));
     }
     if (which.has('exchange')) {
-      out.exchange = await orError(() => exchange({ port: keyfob.port, fastifyPort: referencePorts.fastify, req: reqs.exchange, seconds, rounds, connections, workDir, log }));
+      out.exchange = await orError(() => exchange({ targets: targetsOf('exchange'), fastifyPort: referencePorts.fastify, seconds, rounds, connections, workDir, log }));
     }
     if (which.has('http-beside-exchange')) {
-      out.besideExchange = await orError(() => besideExchange({ port: keyfob.port, reqs, seconds, rounds, connections, workDir, log }));
+      out.besideExchange = await orError(() => besideExchange({ port: keyfobs[0].port, reqs, seconds, rounds, connections, workDir, log }));
     }
   } finally {
-    await Promise.all([keyfob.stop(), floorServer?.stop(), ...Object.values(referenceServers).map((srv) => srv.stop())]);
+    await Promise.all([...keyfobs.map((keyfob) => keyfob.stop()), floorServer?.stop(), ...Object.values(referenceServers).map((srv) => srv.stop())]);
   }
   return out;
 }
 
 /** Token exchange over HTTP vs jose SignJWT EdDSA in-process (pinned to the server's core), alternating. */
-async function exchange({ port, fastifyPort, req, seconds, rounds, connections, workDir, log }) {
-  const load = (onPort, secs) => loadRequest({ port: onPort, req, seconds: secs, connections, workDir });
-  checkClean('exchange warm-up', await load(port, 4), 4);
-  if (fastifyPort !== undefined) checkClean('bare Fastify exchange warm-up', await load(fastifyPort, 2), 2);
+async function exchange({ targets, fastifyPort, seconds, rounds, connections, workDir, log }) {
+  const load = (target, secs) => loadRequest({ port: target.port, req: target.req, seconds: secs, connections, workDir });
+  for (let p = 0; p < targets.length; p++) checkClean(`exchange warm-up of keyfob process ${p + 1}`, await load(targets[p], 4), 4);
+  const bareFastify = fastifyPort === undefined ? undefined : { port: fastifyPort, req: targets[0].req };
+  if (bareFastify !== undefined) checkClean('bare Fastify exchange warm-up', await load(bareFastify, 2), 2);
   const target = [];
   const floor = [];
   const fastify = [];
   for (let r = 0; r < rounds; r++) {
     const jose = await runChild('fig-jose.mjs', { ms: Math.max(2000, seconds * 500), concurrency: connections }, { core: SERVER_CORE, workDir, timeoutMs: 60_000 });
     floor.push(jose);
-    const run = checkClean('exchange', await load(port, seconds), seconds);
+    const run = checkClean('exchange', await load(targets[r % targets.length], seconds), seconds);
     target.push(run);
     // After keyfob's run, so that keyfob's stays next to the jose floor it is compared with.
-    const bare = fastifyPort === undefined ? undefined : checkClean('bare Fastify exchange', await load(fastifyPort, seconds), seconds);
+    const bare = bareFastify === undefined ? undefined : checkClean('bare Fastify exchange', await load(bareFastify, seconds), seconds);
     if (bare) fastify.push(bare);
-    log(`    exchange round ${r + 1}: ${Math.round(run.rps)} req/s (p99 ${run.p99Ms?.toFixed(1)} ms); jose ${Math.round(jose.signsPerSec)} signs/s${bare ? `; bare Fastify ${Math.round(bare.rps)} req/s` : ''}`);
+    log(`    exchange round ${r + 1}${targets.length > 1 ? ` (keyfob process ${(r % targets.length) + 1})` : ''}: ${Math.round(run.rps)} req/s (p99 ${run.p99Ms?.toFixed(1)} ms); jose ${Math.round(jose.signsPerSec)} signs/s${bare ? `; bare Fastify ${Math.round(bare.rps)} req/s` : ''}`);
   }
   // Signatures per second as the rate of each round's floor, beside the requests per second.
   const floorRates = floor.map((x) => ({ rps: x.signsPerSec }));
   const rps = (x) => x.rps;
   return {
+    perProcessRatios: perProcess(targets.length, pairedRatiosOf(target, floorRates, rps)),
     rps: median(target.map(rps)),
     floorSignsPerSec: median(floor.map((x) => x.signsPerSec)),
     ...pairedRatios(target, floorRates, rps),

@@ -24,6 +24,8 @@ const opts = {
   httpSeconds: envNumber('BENCH_HTTP_SECONDS', 2),
   httpRounds: Math.floor(envNumber('BENCH_HTTP_ROUNDS', 9)),
   httpConnections: Math.floor(envNumber('BENCH_HTTP_CONNECTIONS', 50)),
+  // keyfob server processes the HTTP figures rotate through, round by round (docs/PERFORMANCE.md, run S).
+  httpProcesses: Math.max(1, Math.floor(envNumber('BENCH_HTTP_PROCESSES', 3))),
   httpReferences: process.env.BENCH_HTTP_REFERENCES !== '0',
   memorySeconds: envNumber('BENCH_MEMORY_SECONDS', 60),
   memoryCached: Math.floor(envNumber('BENCH_MEMORY_CACHED', 20_000)),
@@ -259,10 +261,14 @@ if (wants('pg')) {
 // ---------------------------------------------------------------- 4 + 5. HTTP
 if (wants('http-self', 'http-introspect', 'exchange', 'http-beside-exchange')) {
   await step('4+5. HTTP verification and token exchange', async () => {
-    const r = await httpFigures({ store: stores.small, seconds: opts.httpSeconds, rounds: opts.httpRounds, connections: opts.httpConnections, workDir, which: opts.only, references: opts.httpReferences, log });
+    const r = await httpFigures({ store: stores.small, seconds: opts.httpSeconds, rounds: opts.httpRounds, connections: opts.httpConnections, processes: opts.httpProcesses, workDir, which: opts.only, references: opts.httpReferences, log });
     raw.http = r;
-    const common = `${r.generator}, ${r.connections} connections, ${r.rounds} × ${r.seconds} s rounds; floor: bare node:http answering the same JSON body`;
-    const range = (x) => ({ lowestRound: round(x.ratioRange[0], 3), highestRound: round(x.ratioRange[1], 3) });
+    const common = `${r.generator}, ${r.connections} connections, ${r.rounds} × ${r.seconds} s rounds through ${r.processes} keyfob process(es); floor: bare node:http answering the same JSON body`;
+    const range = (x) => ({
+      lowestRound: round(x.ratioRange[0], 3),
+      highestRound: round(x.ratioRange[1], 3),
+      ...(x.perProcessRatios ? { perProcess: x.perProcessRatios.map((v) => round(v, 3)) } : {}),
+    });
     /** The reference servers' figures beside one keyfob figure: measured, no target. */
     const referenceFigures = (name, x, unit, notes) => {
       for (const [which, ref] of Object.entries(x.references ?? {})) {
