@@ -38,7 +38,11 @@ export interface Authenticator {
 
 /** The caller's address without the IPv4-mapped IPv6 prefix. */
 export function clientIp(request: FastifyRequest): string {
-  const ip = request.ip;
+  return plainAddress(request.ip);
+}
+
+/** An address as keyfob records and compares it: an IPv4-mapped IPv6 address as plain IPv4. */
+export function plainAddress(ip: string): string {
   return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }
 
