@@ -142,16 +142,16 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
       route: (request) => app.inject(request),
     });
     if (config.trustProxy === false) tokenSelfLane = new TokenSelfLane({ verifier: container.verifier, limiter: container.limiter, clock: container.clock, observe });
-    const lanes = tokenSelfLane === undefined ? [introspectionLane] : [introspectionLane, tokenSelfLane];
-    putLanesBeforeFastify(app.server, lanes, (error) => app.log.error({ err: error }, 'a request lane failed; the connection was closed'));
+    const lanes = putLanesBeforeFastify(app.server, tokenSelfLane === undefined ? [introspectionLane] : [introspectionLane, tokenSelfLane], (error) =>
+      app.log.error({ err: error }, 'a request lane failed; the connection was closed'),
+    );
+    app.addHook('preClose', (done) => {
+      lanes.close();
+      done();
+    });
   }
   app.decorate('introspectionLane', introspectionLane ?? null);
   app.decorate('tokenSelfLane', tokenSelfLane ?? null);
-  app.addHook('preClose', (done) => {
-    introspectionLane?.close();
-    tokenSelfLane?.close();
-    done();
-  });
 
   const consoleDir = findConsoleDir(config.consoleDir);
   if (consoleDir) consoleFallback = await registerConsole(app, consoleDir);

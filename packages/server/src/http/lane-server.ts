@@ -14,14 +14,16 @@ type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
  * second loopback address Fastify binds for `localhost`. Servers Fastify makes later for further
  * addresses answer without the lane, which is only slower.
  */
-export function putLanesBeforeFastify(server: Server, lanes: readonly HttpLane[], onLaneError: (error: unknown) => void): void {
+export function putLanesBeforeFastify(server: Server, lanes: readonly HttpLane[], onLaneError: (error: unknown) => void): { close(): void } {
   const handlers = server.listeners('request') as RequestHandler[];
   // Fastify makes its server with its handler as the one 'request' listener; anything else means
   // a Fastify this code was not written for, and the lane must not guess.
   if (handlers.length !== 1) throw new Error(`expected Fastify's one request handler on its server, found ${handlers.length}`);
   const fastify = handlers[0]!;
   server.removeListener('request', fastify);
+  let closing = false;
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (closing) return fastify(req, res);
     try {
       for (const lane of lanes) if (lane.take(req, res)) return;
     } catch (error) {
@@ -33,4 +35,6 @@ export function putLanesBeforeFastify(server: Server, lanes: readonly HttpLane[]
     }
     fastify(req, res);
   });
+  // From then on every request goes to Fastify, which answers 503 while it closes.
+  return { close: () => void (closing = true) };
 }

@@ -145,7 +145,12 @@ export class ClientService {
    * and is the one `authenticate` was given when it succeeded.
    */
   cached(credential: string): OAuthClient | undefined {
-    return this.#trustedCache()?.get(credentialKey(credential), this.deps.clock.now());
+    return this.cachedByKey(credentialKey(credential));
+  }
+
+  /** `cached` by the key a credential is remembered under (`credentialKey`), for a caller that asks more than once. */
+  cachedByKey(key: string): OAuthClient | undefined {
+    return this.#trustedCache()?.get(key, this.deps.clock.now());
   }
 
   /** The cache, while the invalidation bus can be trusted to empty it. */
@@ -165,7 +170,7 @@ export class ClientService {
 }
 
 /** Cache keys are digests: a secret is never kept as a map key. */
-function credentialKey(credential: string): string {
+export function credentialKey(credential: string): string {
   return hash('sha256', credential, 'base64url');
 }
 

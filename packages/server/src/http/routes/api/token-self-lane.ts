@@ -35,19 +35,13 @@ export interface TokenSelfLaneDeps {
  * when keyfob trusts no proxy, where Fastify's address is the socket's (app.ts).
  */
 export class TokenSelfLane implements HttpLane {
-  #closing = false;
   /** Requests answered here (for the tests that tell the two ways apart). */
   served = 0;
 
   constructor(private readonly deps: TokenSelfLaneDeps) {}
 
-  /** From now on every request goes to Fastify, which answers 503 while it closes. */
-  close(): void {
-    this.#closing = true;
-  }
-
   take(req: IncomingMessage, res: ServerResponse): boolean {
-    if (req.url !== PATH || req.method !== 'GET' || this.#closing) return false;
+    if (req.url !== PATH || req.method !== 'GET') return false;
     const { headers } = req;
     if (headers['content-type'] !== undefined || headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined) return false;
     const authorization = headers.authorization;

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { FastifyBaseLogger } from 'fastify';
-import type { ClientService } from '../../../services/client-service.js';
+import { credentialKey, type ClientService } from '../../../services/client-service.js';
 import type { Introspection } from '../../../services/introspection.js';
 import type { OAuthClient } from '../../../domain/models.js';
 import type { RateLimiter } from '../../../services/rate-limiter.js';
@@ -61,28 +61,22 @@ export interface IntrospectionLaneDeps {
  * (`oauthAnswerOf`), with the same bytes.
  */
 export class IntrospectionLane implements HttpLane {
-  #closing = false;
   /** Requests taken here (for the tests that tell the two ways apart). */
   served = 0;
 
   constructor(private readonly deps: IntrospectionLaneDeps) {}
 
-  /** From now on every request goes to Fastify, which answers 503 while it closes. */
-  close(): void {
-    this.#closing = true;
-  }
-
   take(req: IncomingMessage, res: ServerResponse): boolean {
-    if (req.url !== PATH || req.method !== 'POST' || this.#closing) return false;
-    let credential: string | undefined;
+    if (req.url !== PATH || req.method !== 'POST') return false;
+    let key: string | undefined;
     try {
-      credential = this.#credentialToTake(req.headers);
+      key = this.#credentialKeyToTake(req.headers);
     } catch (error) {
       // Nothing is read yet: the route can still have the request, and answers whatever this was.
       this.deps.log.error({ err: error }, 'introspection lane: check before the body failed');
       return false;
     }
-    if (credential === undefined) return false;
+    if (key === undefined) return false;
     const started = performance.now();
     this.served++;
     const chunks: Buffer[] = [];
@@ -90,7 +84,7 @@ export class IntrospectionLane implements HttpLane {
     req.on('end', () => {
       const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
       try {
-        this.#answer(req, res, credential, body, started);
+        this.#answer(req, res, key, body, started);
       } catch (error) {
         this.#fail(res, error, started);
       }
@@ -100,20 +94,20 @@ export class IntrospectionLane implements HttpLane {
     return true;
   }
 
-  /** The cached credential of a request the lane may take, from its headers alone. */
-  #credentialToTake(headers: IncomingHttpHeaders): string | undefined {
+  /** The cache key of the credential of a request the lane may take, from its headers alone. */
+  #credentialKeyToTake(headers: IncomingHttpHeaders): string | undefined {
     const length = headers['content-length'];
     if (length === undefined || headers['transfer-encoding'] !== undefined || !DIGITS.test(length) || Number(length) > OAUTH_BODY_LIMIT) return undefined;
     const type = headers['content-type'];
     if (type === undefined || !FORM_TYPES.has(type.toLowerCase())) return undefined;
     if (headers.authorization === undefined || this.deps.limiter.hasOpenBlocks('authFailures')) return undefined;
     const credential = basicCredentialOf(headers.authorization);
-    const client = credential === undefined ? undefined : this.deps.clients.cached(credential);
-    return client?.canIntrospect ? credential : undefined;
+    const key = credential === undefined ? undefined : credentialKey(credential);
+    return key !== undefined && this.deps.clients.cachedByKey(key)?.canIntrospect ? key : undefined;
   }
 
-  #answer(req: IncomingMessage, res: ServerResponse, credential: string, body: Buffer, started: number): void {
-    const client: OAuthClient | undefined = this.deps.clients.cached(credential);
+  #answer(req: IncomingMessage, res: ServerResponse, key: string, body: Buffer, started: number): void {
+    const client: OAuthClient | undefined = this.deps.clients.cachedByKey(key);
     if (!client?.canIntrospect) return this.#handOver(req, res, body);
     let text: string | Promise<string>;
     try {
