@@ -55,12 +55,12 @@ function pairedRatios(target, floor, value) {
 }
 
 /**
- * The median ratio of each keyfob process (round r ran process r mod n): a process on these VMs
- * can run a fifth faster or slower than another of the same build for its whole life, which is
- * why the figures rotate through several (docs/PERFORMANCE.md, run S).
+ * The median ratio of each keyfob process (`processOf[r]` ran round r): a process on these VMs can
+ * run a fifth faster or slower than another of the same build for its whole life, which is why
+ * the figures go through several (docs/PERFORMANCE.md, runs S and U).
  */
-function perProcess(processes, ratios) {
-  return Array.from({ length: processes }, (_, p) => median(ratios.filter((_, r) => r % processes === p)));
+export function perProcess(processes, processOf, ratios) {
+  return Array.from({ length: processes }, (_, p) => median(ratios.filter((_, r) => processOf[r] === p)));
 }
 
 function pairedRatio(target, floor, value) {
@@ -82,36 +82,41 @@ function checkClean(name, run, seconds = 1) {
   return run;
 }
 
+/** Each server's runs of one figure so far, round by round, and the keyfob process of each round. */
+function newRuns(names) {
+  return { process: [], ...Object.fromEntries(names.map((which) => [which, []])) };
+}
+
 /**
- * Alternating rounds of the keyfob endpoint and the bare server, in pairs. This VM's speed swings
- * from one second to the next, so each ratio is the median of the ratios of the two runs of a
- * pair (next to each other in time), not the ratio of medians taken seconds apart.
+ * Rounds `from` to `to` of one figure on one set of servers: the keyfob endpoint and the bare
+ * server in alternating pairs. This VM's speed swings from one second to the next, so each ratio
+ * is the median of the ratios of the two runs of a pair (next to each other in time), not the
+ * ratio of medians taken seconds apart.
  */
-async function compare(name, { targets, floorPort, referencePorts, seconds, rounds, connections, workDir, log }) {
-  const referenceNames = Object.keys(referencePorts);
-  // Floor and references answer the first keyfob process's request; they read no credentials.
-  const other = { floor: floorPort, ...referencePorts };
-  const load = (which, secs, r = 0) => {
-    const { port, req } = which === 'target' ? targets[r % targets.length] : { port: other[which], req: targets[0].req };
-    return loadRequest({ port, req, seconds: secs, connections, workDir });
-  };
-  // Warm-up: JIT, caches, connection setup; not recorded. Every keyfob process is warmed.
-  for (let p = 0; p < targets.length; p++) checkClean(`${name} warm-up of keyfob process ${p + 1}`, await load('target', 5, p), 5);
+async function compareRounds(name, { set, from, to, seconds, connections, workDir, log }, runs) {
+  const referenceNames = Object.keys(set.referencePorts);
+  const ports = { target: set.keyfob.port, floor: set.floorPort, ...set.referencePorts };
+  // The floor and the references answer keyfob's bytes whatever the request holds.
+  const load = (which, secs) => loadRequest({ port: ports[which], req: set.reqs[name], seconds: secs, connections, workDir });
+  // Warm-up: JIT, caches, connection setup; not recorded.
+  checkClean(`${name} warm-up of keyfob process ${set.index + 1}`, await load('target', 5), 5);
   for (const which of ['floor', ...referenceNames]) checkClean(`${name} ${which} warm-up`, await load(which, 2), 2);
-  const runs = Object.fromEntries(['target', 'floor', ...referenceNames].map((which) => [which, []]));
-  for (let r = 0; r < rounds; r++) {
+  for (let r = from; r < to; r++) {
     // The floor and keyfob always run next to each other; the references before or after them.
     const order = r % 2 === 0 ? [...referenceNames, 'floor', 'target'] : ['target', 'floor', ...[...referenceNames].reverse()];
     for (const which of order) {
-      const run = checkClean(`${name} ${which}`, await load(which, seconds, r), seconds);
+      const run = checkClean(`${name} ${which}`, await load(which, seconds), seconds);
       runs[which].push(run);
-      const process = which === 'target' && targets.length > 1 ? ` (keyfob process ${(r % targets.length) + 1})` : '';
-      log(`    ${name} ${which} round ${r + 1}${process}: ${Math.round(run.rps)} req/s, p99 ${run.p99Ms?.toFixed(2)} ms`);
+      log(`    ${name} ${which} round ${r + 1}${set.label}: ${Math.round(run.rps)} req/s, p99 ${run.p99Ms?.toFixed(2)} ms`);
     }
+    runs.process.push(set.index);
   }
-  const { target, floor } = runs;
+}
+
+function summariseCompare(runs, processes) {
+  const { process, target, floor, ...references } = runs;
   return {
-    perProcessRatios: perProcess(targets.length, pairedRatiosOf(target, floor, (x) => x.rps)),
+    perProcessRatios: perProcess(processes, process, pairedRatiosOf(target, floor, (x) => x.rps)),
     rps: median(target.map((x) => x.rps)),
     floorRps: median(floor.map((x) => x.rps)),
     ...pairedRatios(target, floor, (x) => x.rps),
@@ -121,7 +126,7 @@ async function compare(name, { targets, floorPort, referencePorts, seconds, roun
     p50Ms: median(target.map((x) => x.p50Ms)),
     floorP50Ms: median(floor.map((x) => x.p50Ms)),
     references: Object.fromEntries(
-      referenceNames.map((which) => [which, { rps: median(runs[which].map((x) => x.rps)), ...pairedRatios(runs[which], floor, (x) => x.rps) }]),
+      Object.entries(references).map(([which, refRuns]) => [which, { rps: median(refRuns.map((x) => x.rps)), ...pairedRatios(refRuns, floor, (x) => x.rps) }]),
     ),
     rounds: runs,
   };
@@ -155,77 +160,113 @@ function copyStore(store, workDir, index) {
   return { ...store, dir, url: `sqlite:${join(dir, basename(file))}` };
 }
 
+/** Rounds [from, to) of `rounds` for process p of n: contiguous blocks, as even as they come. */
+export function roundsOfProcess(p, n, rounds) {
+  return { from: Math.floor((p * rounds) / n), to: Math.floor(((p + 1) * rounds) / n) };
+}
+
 /**
+ * One keyfob process on its copy of the store, with a floor (and the reference servers) that
+ * answer the bytes this process answered. `stop()` stops them all.
+ */
+async function startSet({ store, index, processes, references }) {
+  const servers = [];
+  const stop = () => Promise.all(servers.map((srv) => srv.stop()));
+  try {
+    const keyfob = await startServer({ kind: 'keyfob', store }, { core: SERVER_CORE });
+    servers.push(keyfob);
+    const reqs = requests(keyfob);
+    const bodies = { [reqs.self.path]: await once(keyfob.port, reqs.self), [reqs.introspect.path]: await once(keyfob.port, reqs.introspect) };
+    if (!JSON.parse(bodies[reqs.introspect.path]).active) throw new Error('introspection of a seeded token answered active: false');
+    // The process answers each request once before it is measured (its caches, as a running server's).
+    await once(keyfob.port, reqs.exchange);
+    const floor = await startServer({ kind: 'floor', bodies }, { core: SERVER_CORE });
+    servers.push(floor);
+    // Points of reference, measured in the same rounds (no target): what this machine gives a
+    // server that does a little more than the floor, and what Fastify alone costs here.
+    const referencePorts = {};
+    if (references) {
+      for (const [kind, extra] of [['hashMap', { tokens: [benchToken(0), benchToken(1)] }], ['fastify', {}]]) {
+        const srv = await startServer({ kind, bodies, ...extra }, { core: SERVER_CORE });
+        servers.push(srv);
+        referencePorts[kind] = srv.port;
+      }
+    }
+    return { index, label: processes > 1 ? ` (keyfob process ${index + 1})` : '', keyfob, reqs, floorPort: floor.port, referencePorts, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/**
+ * The HTTP figures, their rounds shared out among `processes` keyfob processes run one after
+ * another: each, with its own floor and reference servers, starts once the one before has stopped,
+ * and measures its block of every figure's rounds. A figure then weighs several processes' luck
+ * (docs/PERFORMANCE.md, run S), and no idle process runs its timers beside the measured one (run T).
  * @returns {Promise<{ self?, introspect?, exchange?, besideExchange?, generator, connections, seconds, processes }>} each figure, or `{ error }`
  */
 export async function httpFigures({ store, seconds, rounds, connections, processes = 1, workDir, which, references, log }) {
-  const out = { generator: loadGenerator, connections, seconds, rounds, processes, serverCore: SERVER_CORE, loadCore: LOAD_CORE, references };
+  // A process with no round of its own would measure nothing.
+  const n = Math.max(1, Math.min(processes, rounds));
+  const out = { generator: loadGenerator, connections, seconds, rounds, processes: n, serverCore: SERVER_CORE, loadCore: LOAD_CORE, references };
   // Copied before any process opens the store.
-  const stores = [store, ...Array.from({ length: processes - 1 }, (_, i) => copyStore(store, workDir, i + 1))];
-  const keyfobs = [];
-  let floorServer;
-  const referenceServers = {};
-  try {
-    for (const each of stores) keyfobs.push(await startServer({ kind: 'keyfob', store: each }, { core: SERVER_CORE }));
-    const reqsOf = keyfobs.map((keyfob) => requests(keyfob));
-    const reqs = reqsOf[0];
-    const bodies = { [reqs.self.path]: await once(keyfobs[0].port, reqs.self), [reqs.introspect.path]: await once(keyfobs[0].port, reqs.introspect) };
-    if (!JSON.parse(bodies[reqs.introspect.path]).active) throw new Error('introspection of a seeded token answered active: false');
-    // Every process answers each request once before it is measured (its caches, as a running server's).
-    for (let p = 0; p < keyfobs.length; p++) {
-      if (p > 0) for (const name of ['self', 'introspect']) await once(keyfobs[p].port, reqsOf[p][name]);
-      await once(keyfobs[p].port, reqsOf[p].exchange);
+  const stores = [store, ...Array.from({ length: n - 1 }, (_, i) => copyStore(store, workDir, i + 1))];
+  const compared = ['self', 'introspect'].filter((name) => which.has(`http-${name}`));
+  const runs = Object.fromEntries(compared.map((name) => [name, newRuns(['target', 'floor', ...(references ? ['hashMap', 'fastify'] : [])])]));
+  runs.exchange = newRuns(['target', 'floor', 'fastify']);
+  // A figure that failed on one process is not measured on the next.
+  const failed = {};
+  const measure = async (name, run) => {
+    if (failed[name] === undefined) await run().catch((error) => (failed[name] = String(error.message ?? error)));
+  };
+  for (let p = 0; p < n; p++) {
+    const { from, to } = roundsOfProcess(p, n, rounds);
+    if (n > 1) log(`  keyfob process ${p + 1} of ${n}: ${to - from === 1 ? `round ${to}` : `rounds ${from + 1}–${to}`} of each figure`);
+    const set = await startSet({ store: stores[p], index: p, processes: n, references });
+    try {
+      const common = { set, from, to, seconds, connections, workDir, log };
+      for (const name of compared) await measure(name, () => compareRounds(name, common, runs[name]));
+      if (which.has('exchange')) await measure('exchange', () => exchangeRounds(common, runs.exchange));
+      if (which.has('http-beside-exchange') && p === n - 1) {
+        out.besideExchange = await orError(() => besideExchange({ port: set.keyfob.port, reqs: set.reqs, seconds, rounds, connections, workDir, log }));
+      }
+    } finally {
+      await set.stop();
     }
-    const targetsOf = (name) => keyfobs.map((keyfob, p) => ({ port: keyfob.port, req: reqsOf[p][name] }));
-    // The floor answers the same bytes keyfob answered, for the same request.
-    floorServer = await startServer({ kind: 'floor', bodies }, { core: SERVER_CORE });
-    // Points of reference, measured in the same rounds (no target): what this machine gives a
-    // server that does a little more than the floor, and what Fastify alone costs here.
-    if (references) {
-      referenceServers.hashMap = await startServer({ kind: 'hashMap', bodies, tokens: [benchToken(0), benchToken(1)] }, { core: SERVER_CORE });
-      referenceServers.fastify = await startServer({ kind: 'fastify', bodies }, { core: SERVER_CORE });
-    }
-    const referencePorts = Object.fromEntries(Object.entries(referenceServers).map(([name, srv]) => [name, srv.port]));
-    const common = { floorPort: floorServer.port, referencePorts, seconds, rounds, connections, workDir, log };
-    for (const name of ['self', 'introspect']) {
-      if (which.has(`http-${name}`)) out[name] = await orError(() => compare(name, { ...common, targets: targetsOf(name) }));
-    }
-    if (which.has('exchange')) {
-      out.exchange = await orError(() => exchange({ targets: targetsOf('exchange'), fastifyPort: referencePorts.fastify, seconds, rounds, connections, workDir, log }));
-    }
-    if (which.has('http-beside-exchange')) {
-      out.besideExchange = await orError(() => besideExchange({ port: keyfobs[0].port, reqs, seconds, rounds, connections, workDir, log }));
-    }
-  } finally {
-    await Promise.all([...keyfobs.map((keyfob) => keyfob.stop()), floorServer?.stop(), ...Object.values(referenceServers).map((srv) => srv.stop())]);
   }
+  const result = (name, summarise) => (failed[name] !== undefined ? { error: failed[name] } : summarise(runs[name], n));
+  for (const name of compared) out[name] = result(name, summariseCompare);
+  if (which.has('exchange')) out.exchange = result('exchange', summariseExchange);
   return out;
 }
 
 /** Token exchange over HTTP vs jose SignJWT EdDSA in-process (pinned to the server's core), alternating. */
-async function exchange({ targets, fastifyPort, seconds, rounds, connections, workDir, log }) {
-  const load = (target, secs) => loadRequest({ port: target.port, req: target.req, seconds: secs, connections, workDir });
-  for (let p = 0; p < targets.length; p++) checkClean(`exchange warm-up of keyfob process ${p + 1}`, await load(targets[p], 4), 4);
-  const bareFastify = fastifyPort === undefined ? undefined : { port: fastifyPort, req: targets[0].req };
-  if (bareFastify !== undefined) checkClean('bare Fastify exchange warm-up', await load(bareFastify, 2), 2);
-  const target = [];
-  const floor = [];
-  const fastify = [];
-  for (let r = 0; r < rounds; r++) {
+async function exchangeRounds({ set, from, to, seconds, connections, workDir, log }, runs) {
+  const load = (port, secs) => loadRequest({ port, req: set.reqs.exchange, seconds: secs, connections, workDir });
+  const fastifyPort = set.referencePorts.fastify;
+  checkClean(`exchange warm-up of keyfob process ${set.index + 1}`, await load(set.keyfob.port, 4), 4);
+  if (fastifyPort !== undefined) checkClean('bare Fastify exchange warm-up', await load(fastifyPort, 2), 2);
+  for (let r = from; r < to; r++) {
     const jose = await runChild('fig-jose.mjs', { ms: Math.max(2000, seconds * 500), concurrency: connections }, { core: SERVER_CORE, workDir, timeoutMs: 60_000 });
-    floor.push(jose);
-    const run = checkClean('exchange', await load(targets[r % targets.length], seconds), seconds);
-    target.push(run);
+    runs.floor.push(jose);
+    const run = checkClean('exchange', await load(set.keyfob.port, seconds), seconds);
+    runs.target.push(run);
     // After keyfob's run, so that keyfob's stays next to the jose floor it is compared with.
-    const bare = bareFastify === undefined ? undefined : checkClean('bare Fastify exchange', await load(bareFastify, seconds), seconds);
-    if (bare) fastify.push(bare);
-    log(`    exchange round ${r + 1}${targets.length > 1 ? ` (keyfob process ${(r % targets.length) + 1})` : ''}: ${Math.round(run.rps)} req/s (p99 ${run.p99Ms?.toFixed(1)} ms); jose ${Math.round(jose.signsPerSec)} signs/s${bare ? `; bare Fastify ${Math.round(bare.rps)} req/s` : ''}`);
+    const bare = fastifyPort === undefined ? undefined : checkClean('bare Fastify exchange', await load(fastifyPort, seconds), seconds);
+    if (bare) runs.fastify.push(bare);
+    runs.process.push(set.index);
+    log(`    exchange round ${r + 1}${set.label}: ${Math.round(run.rps)} req/s (p99 ${run.p99Ms?.toFixed(1)} ms); jose ${Math.round(jose.signsPerSec)} signs/s${bare ? `; bare Fastify ${Math.round(bare.rps)} req/s` : ''}`);
   }
+}
+
+function summariseExchange(runs, processes) {
+  const { process, target, floor, fastify } = runs;
   // Signatures per second as the rate of each round's floor, beside the requests per second.
   const floorRates = floor.map((x) => ({ rps: x.signsPerSec }));
   const rps = (x) => x.rps;
   return {
-    perProcessRatios: perProcess(targets.length, pairedRatiosOf(target, floorRates, rps)),
+    perProcessRatios: perProcess(processes, process, pairedRatiosOf(target, floorRates, rps)),
     rps: median(target.map(rps)),
     floorSignsPerSec: median(floor.map((x) => x.signsPerSec)),
     ...pairedRatios(target, floorRates, rps),

@@ -48,3 +48,27 @@ describe('benchmark median', () => {
     expect(() => median([0.9, Number.NaN, 0.95])).toThrow(/NaN/);
   });
 });
+
+// The HTTP figures' rounds, shared among keyfob processes run one after another (scripts/bench/fig-http.mjs).
+interface BenchHttp {
+  roundsOfProcess(p: number, n: number, rounds: number): { from: number; to: number };
+  perProcess(processes: number, processOf: readonly number[], ratios: readonly number[]): number[];
+}
+const { roundsOfProcess, perProcess } = (await import(new URL('../../../../scripts/bench/fig-http.mjs', import.meta.url).href)) as BenchHttp;
+
+describe('benchmark rounds shared among processes', () => {
+  it('gives every round to exactly one process, in order, and none of them an empty block', () => {
+    for (let rounds = 1; rounds <= 12; rounds++) {
+      for (let n = 1; n <= rounds; n++) {
+        const blocks = Array.from({ length: n }, (_, p) => roundsOfProcess(p, n, rounds));
+        const covered = blocks.flatMap(({ from, to }) => Array.from({ length: to - from }, (_, i) => from + i));
+        expect(covered).toEqual(Array.from({ length: rounds }, (_, r) => r));
+        for (const { from, to } of blocks) expect(to - from).toBeGreaterThanOrEqual(Math.floor(rounds / n));
+      }
+    }
+  });
+
+  it('takes each process’s median over its own rounds only', () => {
+    expect(perProcess(3, [0, 0, 0, 1, 1, 1, 2, 2, 2], [0.5, 0.6, 0.7, 0.9, 1, 0.8, 0.1, 0.3, 0.2])).toEqual([0.6, 0.9, 0.2]);
+  });
+});
