@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { KeyfobError, StoreUnavailable } from '../../errors/keyfob-error.js';
 import { isStoreUnavailableError } from '../../errors/store-errors.js';
+import { ABORTED_BODY_MESSAGE, isAbortedBody } from '../aborted-body.js';
 import { writeChallenge } from '../challenge.js';
 
 interface AjvIssue {
@@ -42,6 +43,7 @@ export function toKeyfobError(error: unknown): KeyfobError {
   if (error instanceof KeyfobError) return error;
   const fe = error as FastifyError;
   if (fe?.validation) return describeValidation(fe);
+  if (isAbortedBody(error)) return new KeyfobError('invalid_request', ABORTED_BODY_MESSAGE);
   if (isStoreUnavailableError(error)) return new StoreUnavailable(error);
   switch (fe?.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':

@@ -80,8 +80,10 @@ export class IntrospectionLane implements HttpLane {
     const started = performance.now();
     this.served++;
     const chunks: Buffer[] = [];
+    let ended = false;
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
+      ended = true;
       const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
       try {
         this.#answer(req, res, key, body, started);
@@ -89,8 +91,11 @@ export class IntrospectionLane implements HttpLane {
         this.#fail(res, error, started);
       }
     });
-    // A client gone in the middle of its body: there is no one to answer.
-    req.on('error', () => {});
+    // A client gone in the middle of its body: there is no one to answer. The route counts it as
+    // invalid_request (isAbortedBody), and so does the lane.
+    req.on('error', () => {
+      if (!ended) this.deps.onError?.(PATH, 'invalid_request');
+    });
     return true;
   }
 

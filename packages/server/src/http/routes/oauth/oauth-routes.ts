@@ -4,6 +4,7 @@ import formbody from '@fastify/formbody';
 import { KeyfobError } from '../../../errors/keyfob-error.js';
 import { OAuthError } from '../../../errors/oauth-error.js';
 import { isStoreUnavailableError } from '../../../errors/store-errors.js';
+import { ABORTED_BODY_MESSAGE, isAbortedBody } from '../../aborted-body.js';
 import type { OAuthClient } from '../../../domain/models.js';
 import type { ClientService } from '../../../services/client-service.js';
 import type { Introspection, IntrospectionResponse } from '../../../services/introspection.js';
@@ -53,6 +54,7 @@ export function oauthAnswerOf(error: unknown): OAuthAnswer {
   if (error instanceof OAuthError) oauth = error;
   else if (error instanceof KeyfobError && error.code === 'rate_limited') oauth = new OAuthError('too_many_requests', error.message, { headers: error.headers });
   else if (error instanceof KeyfobError && error.code === 'store_unavailable') oauth = new OAuthError('temporarily_unavailable', error.message, { headers: error.headers });
+  else if (isAbortedBody(error)) oauth = new OAuthError('invalid_request', ABORTED_BODY_MESSAGE);
   else if (isStoreUnavailableError(error)) oauth = new OAuthError('temporarily_unavailable', 'the data store is unavailable; retry later', { headers: { 'retry-after': '5' } });
   else if (statusCode === 413) oauth = new OAuthError('invalid_request', 'the request body is too large');
   else if (statusCode === 415 || statusCode === 400) oauth = new OAuthError('invalid_request', 'send parameters as application/x-www-form-urlencoded');
