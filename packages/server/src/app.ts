@@ -23,15 +23,18 @@ import { adminWebhookRoutes } from './http/routes/api/admin-webhooks.js';
 import { oauthRoutes } from './http/routes/oauth/oauth-routes.js';
 import { wellKnownRoutes } from './http/routes/oauth/well-known.js';
 import { leakRoutes } from './http/routes/leaks/leak-routes.js';
-import { IntrospectionLane } from './http/routes/oauth/introspection-lane.js';
-import { putLanesBeforeFastify } from './http/lane-server.js';
+import { OAuthFormLane, type OAuthLaneEndpoint } from './http/routes/oauth/oauth-form-lane.js';
+import { introspectionEndpoint, tokenEndpoint } from './http/routes/oauth/oauth-routes.js';
+import { putLanesBeforeFastify, type HttpLane } from './http/lane-server.js';
 import { TokenSelfLane } from './http/routes/api/token-self-lane.js';
 import type { ApiDeps } from './http/routes/api/deps.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Introspection answered before Fastify, or null with the access log on (introspection-lane.ts). */
-    readonly introspectionLane: IntrospectionLane | null;
+    /** Introspection answered before Fastify, or null with the access log on (oauth-form-lane.ts). */
+    readonly introspectionLane: OAuthFormLane | null;
+    /** Token exchange answered before Fastify, or null with the access log on or a proxy trusted (oauth-form-lane.ts). */
+    readonly tokenLane: OAuthFormLane | null;
     /** GET /tokens/self answered before Fastify, or null with the access log on or a proxy trusted (token-self-lane.ts). */
     readonly tokenSelfLane: TokenSelfLane | null;
   }
@@ -124,33 +127,32 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   const onOAuthError = (endpoint: string, error: string) => container.metrics.oauthErrors.inc({ endpoint, error });
   await app.register(oauthRoutes, {
     onError: onOAuthError, clients: container.clients, exchange: container.exchange, introspection: container.introspection, limiter: container.limiter });
-  // Introspection by a cached client and GET /tokens/self with a cached token, answered before
-  // Fastify (introspection-lane.ts, token-self-lane.ts). Not with the access log on: its lines are
-  // Fastify's. The token-self lane needs the caller's address, which is the socket's only when
-  // no proxy is trusted.
-  let introspectionLane: IntrospectionLane | undefined;
+  // Introspection and token exchange by a cached client, and GET /tokens/self with a cached token,
+  // answered before Fastify (oauth-form-lane.ts, token-self-lane.ts). Not with the access log on:
+  // its lines are Fastify's. The exchange and token-self lanes need the caller's address, which is
+  // the socket's only when no proxy is trusted.
+  let introspectionLane: OAuthFormLane | undefined;
+  let tokenLane: OAuthFormLane | undefined;
   let tokenSelfLane: TokenSelfLane | undefined;
   if (!config.accessLog) {
     const observe = (method: string, route: string, status: number, seconds: number) => container.metrics.http.observe(method, route, status, seconds);
-    introspectionLane = new IntrospectionLane({
-      clients: container.clients,
-      introspection: container.introspection,
-      limiter: container.limiter,
-      log: app.log,
-      observe,
-      onError: onOAuthError,
-      route: (request) => app.inject(request),
-    });
-    if (config.trustProxy === false) tokenSelfLane = new TokenSelfLane({ verifier: container.verifier, limiter: container.limiter, clock: container.clock, observe });
-    const lanes = putLanesBeforeFastify(app.server, tokenSelfLane === undefined ? [introspectionLane] : [introspectionLane, tokenSelfLane], (error) =>
-      app.log.error({ err: error }, 'a request lane failed; the connection was closed'),
-    );
+    const oauthLane = (endpoint: OAuthLaneEndpoint) =>
+      new OAuthFormLane({ endpoint, clients: container.clients, limiter: container.limiter, log: app.log, observe, onError: onOAuthError, route: (request) => app.inject(request) });
+    introspectionLane = oauthLane(introspectionEndpoint(container.introspection));
+    const lanes: HttpLane[] = [introspectionLane];
+    if (config.trustProxy === false) {
+      tokenLane = oauthLane(tokenEndpoint(container.exchange));
+      tokenSelfLane = new TokenSelfLane({ verifier: container.verifier, limiter: container.limiter, clock: container.clock, observe });
+      lanes.push(tokenLane, tokenSelfLane);
+    }
+    const dispatcher = putLanesBeforeFastify(app.server, lanes, (error) => app.log.error({ err: error }, 'a request lane failed; the connection was closed'));
     app.addHook('preClose', (done) => {
-      lanes.close();
+      dispatcher.close();
       done();
     });
   }
   app.decorate('introspectionLane', introspectionLane ?? null);
+  app.decorate('tokenLane', tokenLane ?? null);
   app.decorate('tokenSelfLane', tokenSelfLane ?? null);
 
   const consoleDir = findConsoleDir(config.consoleDir);

@@ -19,11 +19,22 @@ export function basic(client: TestClient): Record<string, string> {
   return { authorization: `Basic ${Buffer.from(`${enc(client.clientId)}:${enc(client.clientSecret)}`).toString('base64')}` };
 }
 
-/** POSTs a form body; repeated parameters are given as arrays. */
-export function form(t: TestApp, url: string, params: Record<string, string | string[]>, headers: Record<string, string> = {}) {
+/** A form body; repeated parameters are given as arrays. */
+export function formBody(params: Record<string, string | string[]>): string {
   const body = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) for (const one of Array.isArray(v) ? v : [v]) body.append(k, one);
-  return t.app.inject({ method: 'POST', url, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, payload: body.toString() });
+  return body.toString();
+}
+
+/** POSTs a form body; repeated parameters are given as arrays. */
+export function form(t: TestApp, url: string, params: Record<string, string | string[]>, headers: Record<string, string> = {}) {
+  return t.app.inject({ method: 'POST', url, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, payload: formBody(params) });
+}
+
+/** The first number `pattern` captures in /metrics, or 0 when the series is not there yet. */
+export async function metric(t: TestApp, pattern: RegExp): Promise<number> {
+  const text = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+  return Number(pattern.exec(text)?.[1] ?? 0);
 }
 
 export function exchangeParams(subjectToken: string, extra: Record<string, string | string[]> = {}): Record<string, string | string[]> {

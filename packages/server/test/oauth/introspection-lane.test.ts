@@ -2,21 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/dialects.js';
 import { asSession, createTestApp, createToken, setupAdmin, type Session, type TestApp } from '../helpers/test-app.js';
 import { answerHeaders as pick, listenOnLoopback, loopback, type Answer } from '../helpers/loopback.js';
-import { basic, createClient, exchangeParams, form, type TestClient } from '../helpers/oauth.js';
+import { basic, createClient, exchangeParams, form, formBody, metric, type TestClient } from '../helpers/oauth.js';
 
 /**
- * The introspection lane (src/http/routes/oauth/introspection-lane.ts) answers POST
+ * The introspection lane (src/http/routes/oauth/oauth-form-lane.ts) answers POST
  * /oauth/introspect from a cached client on node:http, before Fastify. Each case here is sent
  * twice, once over loopback (where the lane may take it) and once through Fastify's inject
  * (which never reaches the lane), and the two answers must be the same bytes. The lane's count of
  * requests served tells which way a loopback request went.
  */
 
-function formBody(params: Record<string, string | string[]>): string {
-  const body = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) for (const one of Array.isArray(v) ? v : [v]) body.append(k, one);
-  return body.toString();
-}
 
 /** A POST over loopback, to /oauth/introspect unless `path` says otherwise. */
 function raw(port: number, options: { path?: string; headers: Record<string, string>; body: string; chunked?: boolean; beforeBody?: () => Promise<void> }): Promise<Answer> {
@@ -178,10 +173,6 @@ for (const dialect of DIALECTS) {
   });
 }
 
-async function metric(t: TestApp, pattern: RegExp): Promise<number> {
-  const text = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
-  return Number(pattern.exec(text)?.[1] ?? 0);
-}
 
 describe('the introspection lane while an address is blocked for failed authentication', () => {
   it('leaves every introspection to the route, and takes them again once the block is over', async () => {

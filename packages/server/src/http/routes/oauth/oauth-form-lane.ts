@@ -2,16 +2,15 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerR
 import { performance } from 'node:perf_hooks';
 import type { FastifyBaseLogger } from 'fastify';
 import { credentialKey, type ClientService } from '../../../services/client-service.js';
-import type { Introspection } from '../../../services/introspection.js';
 import type { OAuthClient } from '../../../domain/models.js';
 import type { RateLimiter } from '../../../services/rate-limiter.js';
 import type { OAuthParams } from '../../../services/token-exchange.js';
+import type { MaybePromise } from '../../../services/maybe-promise.js';
 import { JSON_CONTENT_TYPE } from '../../json-text.js';
 import { parseForm } from './form.js';
 import type { HttpLane } from '../../lane-server.js';
-import { OAUTH_BODY_LIMIT, basicCredentialOf, checkBodyBesideBasic, introspectionText, oauthAnswerOf, oauthErrorHeaders } from './oauth-routes.js';
+import { OAUTH_BODY_LIMIT, basicCredentialOf, checkBodyBesideBasic, oauthAnswerOf, oauthErrorHeaders } from './oauth-routes.js';
 
-const PATH = '/oauth/introspect';
 const DIGITS = /^\d+$/;
 /** The spellings of a form body taken here; any other goes to the route, which takes them all. */
 const FORM_TYPES = new Set(['application/x-www-form-urlencoded', 'application/x-www-form-urlencoded; charset=utf-8']);
@@ -32,9 +31,24 @@ export interface RouteAnswer {
   readonly rawPayload: Buffer;
 }
 
-export interface IntrospectionLaneDeps {
+/**
+ * One OAuth endpoint as the lane answers it: its path, the cached clients whose requests it takes,
+ * and the text of its 200 answer.
+ */
+export interface OAuthLaneEndpoint {
+  readonly path: string;
+  /** Whether a request of this cached client is taken (the route answers the others). */
+  takes(client: OAuthClient): boolean;
+  /**
+   * The JSON text the route answers with, after the route's own checks; throws (or rejects with)
+   * what the route would throw. `req` is read only for the caller (`callerOf` in oauth-routes.ts).
+   */
+  answer(client: OAuthClient, params: OAuthParams, req: IncomingMessage): MaybePromise<string>;
+}
+
+export interface OAuthFormLaneDeps {
+  readonly endpoint: OAuthLaneEndpoint;
   readonly clients: ClientService;
-  readonly introspection: Introspection;
   readonly limiter: RateLimiter;
   readonly log: FastifyBaseLogger;
   /** The request metrics Fastify's onResponse hook records for the route. */
@@ -45,35 +59,40 @@ export interface IntrospectionLaneDeps {
 }
 
 /**
- * POST /oauth/introspect from a client whose HTTP Basic credential is in the authentication
- * cache, answered on node:http before Fastify sees the request. A resource server introspects at
- * the rate of its own traffic, and Fastify's request and reply objects, hooks and content-type
- * parsing were most of what kept introspection under issue 5's target (docs/PERFORMANCE.md, run R).
+ * An OAuth POST (introspection, token exchange) from a client whose HTTP Basic credential is in the
+ * authentication cache, answered on node:http before Fastify sees the request. A resource server
+ * introspects or exchanges at the rate of its own traffic, and Fastify's request and reply objects,
+ * hooks and content-type parsing were most of what kept introspection under issue 5's target
+ * (docs/PERFORMANCE.md, run R), and a sixth of an exchange (run U).
  *
- * It takes a request only when the headers already say how the route would begin: exactly this
- * path, a form body of a declared length within the route's limit, a cached client allowed to
- * introspect, and no address under an authentication block on this instance (the route's
+ * It takes a request only when the headers already say how the route would begin: exactly the
+ * endpoint's path, a form body of a declared length within the route's limit, a cached client the
+ * endpoint takes, and no address under an authentication block on this instance (the routes'
  * onRequest hook). Every other request goes to Fastify untouched. Once the body is in, it looks
  * the client up again, as the route does only then: a client changed, disabled or gone from the
  * cache meanwhile is the route's to judge, and the request is handed to it with the body read
- * (`route`). Otherwise it runs the route's own checks (`checkBodyBesideBasic`,
- * `introspectionText`) and answers their errors as the route's error handler does
- * (`oauthAnswerOf`), with the same bytes.
+ * (`route`). Otherwise it runs the route's own checks (`checkBodyBesideBasic`, the endpoint's
+ * `answer`) and answers their errors as the route's error handler does (`oauthAnswerOf`), with
+ * the same bytes. The caller's address is the socket's: the app makes the lanes that need it
+ * only when no proxy is trusted.
  */
-export class IntrospectionLane implements HttpLane {
+export class OAuthFormLane implements HttpLane {
   /** Requests taken here (for the tests that tell the two ways apart). */
   served = 0;
+  readonly #path: string;
 
-  constructor(private readonly deps: IntrospectionLaneDeps) {}
+  constructor(private readonly deps: OAuthFormLaneDeps) {
+    this.#path = deps.endpoint.path;
+  }
 
   take(req: IncomingMessage, res: ServerResponse): boolean {
-    if (req.url !== PATH || req.method !== 'POST') return false;
+    if (req.url !== this.#path || req.method !== 'POST') return false;
     let key: string | undefined;
     try {
       key = this.#credentialKeyToTake(req.headers);
     } catch (error) {
       // Nothing is read yet: the route can still have the request, and answers whatever this was.
-      this.deps.log.error({ err: error }, 'introspection lane: check before the body failed');
+      this.deps.log.error({ err: error }, 'OAuth lane: check before the body failed');
       return false;
     }
     if (key === undefined) return false;
@@ -94,7 +113,7 @@ export class IntrospectionLane implements HttpLane {
     // A client gone in the middle of its body: there is no one to answer. The route counts it as
     // invalid_request (isAbortedBody), and so does the lane.
     req.on('error', () => {
-      if (!ended) this.deps.onError?.(PATH, 'invalid_request');
+      if (!ended) this.deps.onError?.(this.#path, 'invalid_request');
     });
     return true;
   }
@@ -108,17 +127,18 @@ export class IntrospectionLane implements HttpLane {
     if (headers.authorization === undefined || this.deps.limiter.hasOpenBlocks('authFailures')) return undefined;
     const credential = basicCredentialOf(headers.authorization);
     const key = credential === undefined ? undefined : credentialKey(credential);
-    return key !== undefined && this.deps.clients.cachedByKey(key)?.canIntrospect ? key : undefined;
+    const client = key === undefined ? undefined : this.deps.clients.cachedByKey(key);
+    return client !== undefined && this.deps.endpoint.takes(client) ? key : undefined;
   }
 
   #answer(req: IncomingMessage, res: ServerResponse, key: string, body: Buffer, started: number): void {
     const client: OAuthClient | undefined = this.deps.clients.cachedByKey(key);
-    if (!client?.canIntrospect) return this.#handOver(req, res, body);
-    let text: string | Promise<string>;
+    if (client === undefined || !this.deps.endpoint.takes(client)) return this.#handOver(req, res, body);
+    let text: MaybePromise<string>;
     try {
       const params = parseForm(body.toString()) as OAuthParams;
       checkBodyBesideBasic(params, client.id);
-      text = introspectionText(client, params, this.deps.introspection);
+      text = this.deps.endpoint.answer(client, params, req);
     } catch (error) {
       return this.#fail(res, error, started);
     }
@@ -138,17 +158,17 @@ export class IntrospectionLane implements HttpLane {
   #ok(res: ServerResponse, text: string, started: number): void {
     res.writeHead(200, { 'cache-control': 'no-store', pragma: 'no-cache', 'content-type': JSON_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
     res.end(text);
-    this.deps.observe('POST', PATH, 200, (performance.now() - started) / 1000);
+    this.deps.observe('POST', this.#path, 200, (performance.now() - started) / 1000);
   }
 
   #fail(res: ServerResponse, error: unknown, started: number): void {
     const { oauth, status, unexpected } = oauthAnswerOf(error);
     if (unexpected) this.deps.log.error({ err: error }, 'oauth request failed');
-    this.deps.onError?.(PATH, oauth.error);
+    this.deps.onError?.(this.#path, oauth.error);
     const body = JSON.stringify({ error: oauth.error, error_description: oauth.description });
     res.writeHead(status, { ...oauthErrorHeaders(oauth), 'content-type': JSON_CONTENT_TYPE, 'content-length': Buffer.byteLength(body) });
     res.end(body);
-    this.deps.observe('POST', PATH, status, (performance.now() - started) / 1000);
+    this.deps.observe('POST', this.#path, status, (performance.now() - started) / 1000);
   }
 
   /** The route answers, through Fastify in process, with the caller's address; it counts its own metrics. */
@@ -157,7 +177,7 @@ export class IntrospectionLane implements HttpLane {
     // Without the address the route would count a failure against the wrong one; the socket is gone anyway.
     if (remoteAddress === undefined) return void res.destroy();
     this.deps
-      .route({ method: 'POST', url: PATH, headers: req.headers, payload: body, remoteAddress })
+      .route({ method: 'POST', url: this.#path, headers: req.headers, payload: body, remoteAddress })
       .then((answer) => {
         const headers: OutgoingHttpHeaders = {};
         for (const [name, value] of Object.entries(answer.headers)) if (!CONNECTION_HEADERS.has(name)) headers[name] = value;
@@ -169,7 +189,7 @@ export class IntrospectionLane implements HttpLane {
 
   /** Nothing could be answered (a failure while answering): the connection is closed rather than left waiting. */
   #drop(res: ServerResponse, error: unknown): void {
-    this.deps.log.error({ err: error }, 'introspection lane: could not answer');
+    this.deps.log.error({ err: error }, 'OAuth lane: could not answer');
     res.destroy();
   }
 }

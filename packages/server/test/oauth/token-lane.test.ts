@@ -1,0 +1,208 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIALECTS } from '../helpers/dialects.js';
+import { asSession, createTestApp, createToken, setupAdmin, type Session, type TestApp } from '../helpers/test-app.js';
+import { answerHeaders as pick, listenOnLoopback, loopback, type Answer } from '../helpers/loopback.js';
+import { basic, createClient, decodeJwt, exchangeParams, form, formBody, metric, type TestClient } from '../helpers/oauth.js';
+
+/**
+ * The token lane (src/http/routes/oauth/oauth-form-lane.ts with `tokenEndpoint`) answers RFC 8693
+ * exchanges by a cached client on node:http, before Fastify. Each case is sent over loopback
+ * (where the lane may take it) and through Fastify's inject (which never reaches the lane): errors
+ * must be the same bytes, and a token issued either way the same token but for its own jti and
+ * times. The lane's count of requests served tells which way a loopback request went.
+ */
+
+const formType = { 'content-type': 'application/x-www-form-urlencoded' };
+const USER_AGENT = { 'user-agent': 'token-lane-test/1.0' };
+
+
+function post(port: number, headers: Record<string, string>, body: string, options: { chunked?: boolean } = {}): Promise<Answer> {
+  return loopback(port, { method: 'POST', path: '/oauth/token', headers, body, ...options });
+}
+
+
+/** An issued token without what differs from one exchange to the next (its id and times). */
+function issued(answer: { body: string }): Record<string, unknown> {
+  const { access_token: accessToken, ...rest } = JSON.parse(answer.body) as Record<string, unknown>;
+  const { header, payload } = decodeJwt(accessToken as string);
+  const { jti, iat, exp, ...claims } = payload;
+  expect(typeof jti).toBe('string');
+  expect(Number(exp) - Number(iat)).toBeGreaterThan(0);
+  return { ...rest, header, claims };
+}
+
+for (const dialect of DIALECTS) {
+  describe.skipIf(!dialect.available)(`the token lane answers as the route does [${dialect.name}]`, () => {
+    let t: TestApp;
+    let admin: Session;
+    let client: TestClient;
+    let port: number;
+    beforeAll(async () => {
+      // The lane exists only with the access log off (its lines are Fastify's) and no proxy trusted.
+      t = await createTestApp(dialect, { KEYFOB_ACCESS_LOG: 'off' });
+      admin = await setupAdmin(t);
+      client = await createClient(t, admin, { allowedAudiences: ['https://api.example.com', 'https://other.example.com'], allowedScopes: ['tokens:read'] });
+      port = await listenOnLoopback(t);
+    });
+    afterAll(async () => t?.close());
+
+    const served = () => t.app.tokenLane!.served;
+    const headersOf = (c: TestClient = client) => ({ ...formType, ...basic(c), ...USER_AGENT });
+
+    /** The same request over loopback and through inject (from the same address); whether the lane took the first. */
+    async function both(params: Record<string, string | string[]>, headers: Record<string, string> = headersOf()) {
+      const before = served();
+      const viaLoopback = await post(port, headers, formBody(params));
+      const tookIt = served() > before;
+      const res = await t.app.inject({ method: 'POST', url: '/oauth/token', headers, payload: formBody(params), remoteAddress: '127.0.0.1' });
+      expect(served(), 'inject never reaches the lane').toBe(before + (tookIt ? 1 : 0));
+      return { viaLoopback, injected: { status: res.statusCode, headers: pick(res.headers), body: res.body }, tookIt };
+    }
+
+    it('takes a cached client\'s exchange, issues the token the route issues, and audits it alike', async () => {
+      const pat = await createToken(t, admin, { scopes: ['tokens:read', 'tokens:write'], audiences: ['https://api.example.com'] });
+      // The client's first authentication goes through the route and fills the cache.
+      await form(t, '/oauth/token', exchangeParams(pat.token), basic(client));
+      const { viaLoopback, injected, tookIt } = await both(exchangeParams(pat.token));
+      expect(tookIt).toBe(true);
+      expect(viaLoopback.status).toBe(200);
+      expect(viaLoopback.headers).toEqual({ ...injected.headers, 'content-length': viaLoopback.headers['content-length'] });
+      expect(viaLoopback.headers).toMatchObject({ 'cache-control': 'no-store', pragma: 'no-cache', 'content-type': 'application/json; charset=utf-8' });
+      expect(issued(viaLoopback)).toEqual(issued(injected));
+      expect(issued(viaLoopback)).toMatchObject({ token_type: 'Bearer', scope: 'tokens:read', claims: { sub: admin.userId, aud: 'https://api.example.com', kf_pat_id: pat.id } });
+      // Both exchanges audited, with the caller's address and user agent, the newest first.
+      const audit = await t.app.inject({ method: 'GET', url: `/api/v1/admin/audit?action=token.exchanged&targetId=${pat.id}`, headers: asSession(admin) });
+      const [fromRoute, fromLane] = audit.json().items as Array<Record<string, unknown> & { details: Record<string, unknown> }>;
+      expect(fromLane!.details.jti).toBe(decodeJwt(JSON.parse(viaLoopback.body).access_token).payload['jti']);
+      expect(fromRoute!.details.jti).toBe(decodeJwt(JSON.parse(injected.body).access_token).payload['jti']);
+      for (const event of [fromLane!, fromRoute!]) {
+        expect(event).toMatchObject({ actorUserId: admin.userId, actorTokenId: pat.id, ip: '127.0.0.1', userAgent: USER_AGENT['user-agent'] });
+      }
+      const { jti: _lane, expiresAt: _laneExpiry, ...laneDetails } = fromLane!.details;
+      const { jti: _route, expiresAt: _routeExpiry, ...routeDetails } = fromRoute!.details;
+      expect(laneDetails).toEqual(routeDetails);
+    });
+
+    it('answers the route\'s errors with the same bytes', async () => {
+      const pat = await createToken(t, admin, { scopes: ['tokens:read'], audiences: ['https://api.example.com'] });
+      await form(t, '/oauth/token', exchangeParams(pat.token), basic(client));
+      const cases: Array<[Record<string, string | string[]>, number, string]> = [
+        [{}, 400, 'invalid_request'],
+        [{ ...exchangeParams(pat.token), grant_type: 'client_credentials' }, 400, 'unsupported_grant_type'],
+        [{ ...exchangeParams(pat.token), grant_type: [exchangeParams(pat.token).grant_type as string, 'x'] }, 400, 'invalid_request'],
+        [exchangeParams('kf_pat_unknown0000000000000000000000000000000'), 400, 'invalid_request'],
+        [{ ...exchangeParams(pat.token), subject_token_type: 'urn:x' }, 400, 'invalid_request'],
+        [{ ...exchangeParams(pat.token), actor_token: 'x' }, 400, 'invalid_request'],
+        [exchangeParams(pat.token, { resource: 'https://other.example.com' }), 400, 'invalid_target'],
+        [exchangeParams(pat.token, { resource: 'https://unknown.example.com' }), 400, 'invalid_target'],
+        [exchangeParams(pat.token, { scope: 'tokens:write' }), 400, 'invalid_scope'],
+        [{ ...exchangeParams(pat.token), client_secret: client.clientSecret }, 400, 'invalid_request'],
+        [{ ...exchangeParams(pat.token), client_id: 'kfc_someone_else' }, 400, 'invalid_request'],
+      ];
+      for (const [params, status, error] of cases) {
+        const label = JSON.stringify(params);
+        const { viaLoopback, injected, tookIt } = await both(params);
+        expect(tookIt, label).toBe(true);
+        expect(viaLoopback, label).toEqual(injected);
+        expect(viaLoopback.status, label).toBe(status);
+        expect(JSON.parse(viaLoopback.body).error, label).toBe(error);
+        expect(viaLoopback.headers['cache-control'], label).toBe('no-store');
+      }
+    });
+
+    it('leaves to Fastify what it cannot decide from the headers, and Fastify answers it', async () => {
+      const pat = await createToken(t, admin, { scopes: ['tokens:read'], audiences: ['https://api.example.com'] });
+      const body = formBody(exchangeParams(pat.token));
+      const other = await createClient(t, admin, { allowedAudiences: ['https://api.example.com'] });
+      // Its first request fills the cache through the route; its second is the lane's.
+      expect((await both(exchangeParams(pat.token), headersOf(other))).tookIt).toBe(false);
+      expect((await both(exchangeParams(pat.token), headersOf(other))).tookIt).toBe(true);
+      const left = served();
+      // client_secret_post, a wrong secret, another content type, a query string, a chunked body, an oversized body.
+      expect((await post(port, formType, formBody({ ...exchangeParams(pat.token), client_id: other.clientId, client_secret: other.clientSecret }))).status).toBe(200);
+      expect((await post(port, { ...formType, ...basic({ ...other, clientSecret: 'wrong' }) }, body)).status).toBe(401);
+      expect((await post(port, { 'content-type': 'application/json', ...basic(other) }, JSON.stringify(exchangeParams(pat.token)))).status).toBe(400);
+      expect((await loopback(port, { method: 'POST', path: '/oauth/token?x=1', headers: headersOf(other), body })).status).toBe(200);
+      expect((await post(port, headersOf(other), body, { chunked: true })).status).toBe(200);
+      expect((await post(port, headersOf(other), formBody({ ...exchangeParams(pat.token), scope: 'x'.repeat(17 * 1024) }))).status).toBe(413);
+      expect(served()).toBe(left);
+    });
+
+    it('counts its exchanges in /metrics under the route and by outcome, once each', async () => {
+      const pat = await createToken(t, admin, { scopes: ['tokens:read'], audiences: ['https://api.example.com'] });
+      await form(t, '/oauth/token', exchangeParams(pat.token), basic(client));
+      const requests = (status: number) => metric(t, new RegExp(`keyfob_http_requests_total\\{method="POST",route="/oauth/token",status="${status}"\\} (\\d+)`));
+      const outcome = (name: string) => metric(t, new RegExp(`keyfob_oauth_token_exchanges_total\\{outcome="${name}"\\} (\\d+)`));
+      const errors = () => metric(t, /keyfob_oauth_errors_total\{endpoint="\/oauth\/token",error="invalid_scope"\} (\d+)/);
+      const before = [await requests(200), await requests(400), await outcome('ok'), await outcome('invalid_scope'), await errors(), served()];
+      expect((await post(port, headersOf(), formBody(exchangeParams(pat.token)))).status).toBe(200);
+      expect((await post(port, headersOf(), formBody(exchangeParams(pat.token, { scope: 'tokens:write' })))).status).toBe(400);
+      expect([await requests(200), await requests(400), await outcome('ok'), await outcome('invalid_scope'), await errors(), served()]).toEqual(before.map((n, i) => n + (i === 5 ? 2 : 1)));
+    });
+  });
+}
+
+describe('the token lane and the exchange limit per PAT', () => {
+  it('answers 429 too_many_requests past the limit, as the route does', async () => {
+    const t = await createTestApp(DIALECTS[0]!, { KEYFOB_ACCESS_LOG: 'off', KEYFOB_LIMIT_EXCHANGES: '2/1m' });
+    try {
+      const admin = await setupAdmin(t);
+      const client = await createClient(t, admin, { allowedAudiences: ['https://api.example.com'] });
+      const pat = await createToken(t, admin, { scopes: ['tokens:read'], audiences: ['https://api.example.com'] });
+      const port = await listenOnLoopback(t);
+      const headers = { ...formType, ...basic(client) };
+      const body = formBody(exchangeParams(pat.token));
+      expect((await post(port, headers, body)).status).toBe(200);
+      const taken = t.app.tokenLane!.served;
+      expect((await post(port, headers, body)).status).toBe(200);
+      const limited = await post(port, headers, body);
+      expect(t.app.tokenLane!.served).toBe(taken + 2);
+      const injected = await t.app.inject({ method: 'POST', url: '/oauth/token', headers, payload: body, remoteAddress: '127.0.0.1' });
+      expect(limited).toEqual({ status: injected.statusCode, headers: pick(injected.headers), body: injected.body });
+      expect(limited.status).toBe(429);
+      expect(JSON.parse(limited.body).error).toBe('too_many_requests');
+      expect(limited.headers['retry-after']).toBeDefined();
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('the token lane while the store is down (D1)', () => {
+  it('answers 503 temporarily_unavailable: no token is issued unaudited', async () => {
+    const t = await createTestApp(DIALECTS[0]!, { KEYFOB_ACCESS_LOG: 'off' });
+    try {
+      const admin = await setupAdmin(t);
+      const client = await createClient(t, admin, { allowedAudiences: ['https://api.example.com'] });
+      const pat = await createToken(t, admin, { scopes: ['tokens:read'], audiences: ['https://api.example.com'] });
+      const headers = { ...formType, ...basic(client) };
+      // Client and token cached: the exchange reaches its audit write, which the store must take.
+      await form(t, '/oauth/token', exchangeParams(pat.token), basic(client));
+      const port = await listenOnLoopback(t);
+      await t.container.store.db.destroy();
+      const before = t.app.tokenLane!.served;
+      const viaLane = await post(port, headers, formBody(exchangeParams(pat.token)));
+      expect(t.app.tokenLane!.served).toBe(before + 1);
+      const injected = await t.app.inject({ method: 'POST', url: '/oauth/token', headers, payload: formBody(exchangeParams(pat.token)), remoteAddress: '127.0.0.1' });
+      expect(viaLane).toEqual({ status: injected.statusCode, headers: pick(injected.headers), body: injected.body });
+      expect(viaLane.status).toBe(503);
+      expect(viaLane.headers['retry-after']).toBeDefined();
+      expect(JSON.parse(viaLane.body)).toMatchObject({ error: 'temporarily_unavailable' });
+    } finally {
+      await t.close().catch(() => {});
+    }
+  });
+});
+
+describe('the token lane where it must not exist', () => {
+  it('is absent behind a trusted proxy (the caller\'s address is Fastify\'s to work out) and with the access log on', async () => {
+    for (const env of [{ KEYFOB_ACCESS_LOG: 'off', KEYFOB_TRUST_PROXY: 'loopback' }, { KEYFOB_ACCESS_LOG: 'on' }]) {
+      const t = await createTestApp(DIALECTS[0]!, env);
+      try {
+        expect(t.app.tokenLane, JSON.stringify(env)).toBeNull();
+      } finally {
+        await t.close();
+      }
+    }
+  });
+});
