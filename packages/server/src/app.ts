@@ -24,7 +24,7 @@ import { oauthRoutes } from './http/routes/oauth/oauth-routes.js';
 import { wellKnownRoutes } from './http/routes/oauth/well-known.js';
 import { leakRoutes } from './http/routes/leaks/leak-routes.js';
 import { OAuthFormLane, type OAuthLaneEndpoint } from './http/routes/oauth/oauth-form-lane.js';
-import { introspectionEndpoint, tokenEndpoint } from './http/routes/oauth/oauth-routes.js';
+import { introspectionEndpoint, tokenEndpoint } from './http/routes/oauth/oauth-lane-endpoints.js';
 import { putLanesBeforeFastify, type HttpLane } from './http/lane-server.js';
 import { TokenSelfLane } from './http/routes/api/token-self-lane.js';
 import type { ApiDeps } from './http/routes/api/deps.js';

@@ -128,6 +128,49 @@ for (const dialect of DIALECTS) {
       expect(served()).toBe(left);
     });
 
+    it('holds the PAT to its IP allow-list by the socket\'s address, as the route does', async () => {
+      const elsewhere = await createToken(t, admin, { scopes: ['tokens:read'], audiences: ['https://api.example.com'], allowedIps: ['10.0.0.0/8'] });
+      const here = await createToken(t, admin, { scopes: ['tokens:read'], audiences: ['https://api.example.com'], allowedIps: ['127.0.0.1/32'] });
+      await form(t, '/oauth/token', exchangeParams(here.token), basic(client));
+      const refused = await both(exchangeParams(elsewhere.token));
+      expect(refused.tookIt).toBe(true);
+      expect(refused.viaLoopback).toEqual(refused.injected);
+      expect(JSON.parse(refused.viaLoopback.body).error).toBe('invalid_request');
+      const allowed = await both(exchangeParams(here.token));
+      expect(allowed.tookIt).toBe(true);
+      expect(allowed.viaLoopback.status).toBe(200);
+      expect(issued(allowed.viaLoopback)).toEqual(issued(allowed.injected));
+    });
+
+    it('hands an exchange to the route when its client is disabled between the headers and the body: no token, no audit event', async () => {
+      const pat = await createToken(t, admin, { scopes: ['tokens:read'], audiences: ['https://api.example.com'] });
+      const changing = await createClient(t, admin, { allowedAudiences: ['https://api.example.com'] });
+      await form(t, '/oauth/token', exchangeParams(pat.token), basic(changing));
+      const before = served();
+      const answer = await loopback(port, {
+        method: 'POST',
+        path: '/oauth/token',
+        headers: headersOf(changing),
+        body: formBody(exchangeParams(pat.token)),
+        beforeBody: async () => {
+          // The lane takes a request when its headers arrive: wait for that, then disable the client.
+          for (let waited = 0; served() === before; waited++) {
+            if (waited > 500) throw new Error('the lane did not take the request');
+            await new Promise((resolve) => setTimeout(resolve, 2));
+          }
+          const res = await t.app.inject({ method: 'PATCH', url: `/api/v1/admin/clients/${changing.clientId}`, headers: asSession(admin), payload: { disabled: true } });
+          expect(res.statusCode).toBe(200);
+        },
+      });
+      expect(served()).toBe(before + 1);
+      const injected = await t.app.inject({ method: 'POST', url: '/oauth/token', headers: headersOf(changing), payload: formBody(exchangeParams(pat.token)), remoteAddress: '127.0.0.1' });
+      expect(answer).toEqual({ status: injected.statusCode, headers: pick(injected.headers), body: injected.body });
+      expect(answer.status).toBe(401);
+      expect(JSON.parse(answer.body).error).toBe('invalid_client');
+      const audit = await t.app.inject({ method: 'GET', url: `/api/v1/admin/audit?action=token.exchanged&targetId=${pat.id}`, headers: asSession(admin) });
+      expect((audit.json().items as Array<{ details: { clientId: string } }>).map((event) => event.details.clientId)).toEqual([changing.clientId]);
+    });
+
     it('counts its exchanges in /metrics under the route and by outcome, once each', async () => {
       const pat = await createToken(t, admin, { scopes: ['tokens:read'], audiences: ['https://api.example.com'] });
       await form(t, '/oauth/token', exchangeParams(pat.token), basic(client));
@@ -162,6 +205,33 @@ describe('the token lane and the exchange limit per PAT', () => {
       expect(limited.status).toBe(429);
       expect(JSON.parse(limited.body).error).toBe('too_many_requests');
       expect(limited.headers['retry-after']).toBeDefined();
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('the token lane while an address is blocked for failed authentication', () => {
+  it('leaves every exchange to the route, which refuses it 429', async () => {
+    const t = await createTestApp(DIALECTS[0]!, { KEYFOB_ACCESS_LOG: 'off', KEYFOB_LIMIT_AUTH_FAILURES: '2/1m' });
+    try {
+      const admin = await setupAdmin(t);
+      const client = await createClient(t, admin, { allowedAudiences: ['https://api.example.com'] });
+      const pat = await createToken(t, admin, { scopes: ['tokens:read'], audiences: ['https://api.example.com'] });
+      const port = await listenOnLoopback(t);
+      const body = formBody(exchangeParams(pat.token));
+      const good = { ...formType, ...basic(client) };
+      expect((await post(port, good, body)).status).toBe(200);
+      const lane = t.app.tokenLane!;
+      const taken = lane.served;
+      expect((await post(port, good, body)).status).toBe(200);
+      expect(lane.served).toBe(taken + 1);
+      for (let i = 0; i < 3; i++) await post(port, { ...formType, ...basic({ ...client, clientSecret: 'wrong' }) }, body);
+      // The cached client notwithstanding, the route's onRequest hook answers for the blocked address.
+      const blocked = await post(port, good, body);
+      expect(blocked.status).toBe(429);
+      expect(JSON.parse(blocked.body).error).toBe('too_many_requests');
+      expect(lane.served).toBe(taken + 1);
     } finally {
       await t.close();
     }

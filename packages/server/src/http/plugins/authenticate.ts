@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { BUILTIN_SCOPE_NAMES, grants, isAdminScope } from '@keyfob/protocol';
 import { InsufficientScope, KeyfobError } from '../../errors/keyfob-error.js';
@@ -44,6 +45,22 @@ export function clientIp(request: FastifyRequest): string {
 /** An address as keyfob records and compares it: an IPv4-mapped IPv6 address as plain IPv4. */
 export function plainAddress(ip: string): string {
   return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+/** Who sent a request, as the routes record it (`clientIp`, the user agent). */
+export interface Caller {
+  readonly ip: string;
+  readonly userAgent: string | null;
+}
+
+/**
+ * The caller of a request answered on node:http before Fastify (the request lanes): the socket's
+ * address, which is Fastify's with no proxy trusted (the only case the app makes such a lane in),
+ * spelled as `clientIp` spells it. Undefined once the socket is gone.
+ */
+export function callerOf(req: IncomingMessage): Caller | undefined {
+  const address = req.socket.remoteAddress;
+  return address === undefined ? undefined : { ip: plainAddress(address), userAgent: req.headers['user-agent'] ?? null };
 }
 
 /** The token of an `Authorization: Bearer <token>` value, or the error a malformed one is answered with. */

@@ -41,7 +41,8 @@ export interface OAuthLaneEndpoint {
   takes(client: OAuthClient): boolean;
   /**
    * The JSON text the route answers with, after the route's own checks; throws (or rejects with)
-   * what the route would throw. `req` is read only for the caller (`callerOf` in oauth-routes.ts).
+   * what the route would throw. `req` is read only for the caller (`callerOf`), by the endpoints
+   * that record it.
    */
   answer(client: OAuthClient, params: OAuthParams, req: IncomingMessage): MaybePromise<string>;
 }

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import formbody from '@fastify/formbody';
 import { KeyfobError } from '../../../errors/keyfob-error.js';
@@ -9,14 +9,13 @@ import type { OAuthClient } from '../../../domain/models.js';
 import type { ClientService } from '../../../services/client-service.js';
 import type { Introspection, IntrospectionResponse } from '../../../services/introspection.js';
 import { single, type OAuthParams, type TokenExchange } from '../../../services/token-exchange.js';
-import { clientIp, plainAddress } from '../../plugins/authenticate.js';
+import { clientIp } from '../../plugins/authenticate.js';
 import { whenReady, type MaybePromise } from '../../../services/maybe-promise.js';
 import { REALM } from '../../challenge.js';
 import { JSON_CONTENT_TYPE, JsonTextMemo } from '../../json-text.js';
 import { addressSubject } from '../../../domain/rate-limits.js';
 import { rateLimited, type RateLimiter } from '../../../services/rate-limiter.js';
 import { parseForm } from './form.js';
-import type { OAuthLaneEndpoint } from './oauth-form-lane.js';
 
 export interface OAuthDeps {
   readonly onError?: (endpoint: string, error: string) => void;
@@ -183,7 +182,7 @@ function checkClientCredentials(headers: IncomingHttpHeaders, params: OAuthParam
 
 /**
  * RFC 7662: the JSON text that answers an introspection request from an authenticated client.
- * Shared by the route and the introspection lane (oauth-form-lane.ts).
+ * Shared by the route and the OAuth lane (oauth-lane-endpoints.ts).
  */
 export function introspectionText(client: OAuthClient, params: OAuthParams, introspection: Introspection): MaybePromise<string> {
   if (!client.canIntrospect) throw new OAuthError('unauthorized_client', 'this client may not use introspection');
@@ -195,38 +194,10 @@ export function introspectionText(client: OAuthClient, params: OAuthParams, intr
 
 /**
  * RFC 8693: the JSON text that answers a token exchange by an authenticated client. Shared by the
- * route and the token lane (oauth-form-lane.ts), so that both send the same bytes.
+ * route and the OAuth lane (oauth-lane-endpoints.ts), so that both send the same bytes.
  */
 export async function exchangeText(exchange: TokenExchange, client: OAuthClient, params: OAuthParams, ip: string, userAgent: string | null): Promise<string> {
   return JSON.stringify(await exchange.exchange(client, params, ip, userAgent));
-}
-
-/**
- * The caller of a request the lane answers, as the route records it: the socket's address (no
- * proxy is trusted where a lane needs it) and the user agent. Undefined once the socket is gone.
- */
-function callerOf(req: IncomingMessage): { readonly ip: string; readonly userAgent: string | null } | undefined {
-  const address = req.socket.remoteAddress;
-  return address === undefined ? undefined : { ip: plainAddress(address), userAgent: req.headers['user-agent'] ?? null };
-}
-
-/** Introspection as the OAuth lane answers it: by clients that may introspect. */
-export function introspectionEndpoint(introspection: Introspection): OAuthLaneEndpoint {
-  return { path: '/oauth/introspect', takes: (client) => client.canIntrospect, answer: (client, params) => introspectionText(client, params, introspection) };
-}
-
-/** Token exchange as the OAuth lane answers it: any cached client (the exchange checks its grant types). */
-export function tokenEndpoint(exchange: TokenExchange): OAuthLaneEndpoint {
-  return {
-    path: '/oauth/token',
-    takes: () => true,
-    answer: (client, params, req) => {
-      const caller = callerOf(req);
-      // A socket already gone: no one to answer, and no address to audit the exchange under.
-      if (caller === undefined) throw new OAuthError('invalid_request', ABORTED_BODY_MESSAGE);
-      return exchangeText(exchange, client, params, caller.ip, caller.userAgent);
-    },
-  };
 }
 
 export async function oauthRoutes(app: FastifyInstance, deps: OAuthDeps): Promise<void> {
