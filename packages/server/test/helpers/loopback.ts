@@ -61,3 +61,14 @@ export function loopback(port: number, request: LoopbackRequest): Promise<Answer
     }
   });
 }
+
+/**
+ * Resolves once a lane's count of requests served has passed `before`: a lane takes a request when
+ * its headers arrive, before its body (for the tests that change something in between).
+ */
+export async function untilTaken(served: () => number, before: number): Promise<void> {
+  for (let waited = 0; served() === before; waited++) {
+    if (waited > 500) throw new Error('the lane did not take the request');
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}

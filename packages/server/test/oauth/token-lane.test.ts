@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/dialects.js';
 import { asSession, createTestApp, createToken, setupAdmin, type Session, type TestApp } from '../helpers/test-app.js';
-import { answerHeaders as pick, listenOnLoopback, loopback, type Answer } from '../helpers/loopback.js';
+import { answerHeaders as pick, listenOnLoopback, loopback, untilTaken, type Answer } from '../helpers/loopback.js';
 import { basic, createClient, decodeJwt, exchangeParams, form, formBody, metric, type TestClient } from '../helpers/oauth.js';
 
 /**
@@ -154,10 +154,7 @@ for (const dialect of DIALECTS) {
         body: formBody(exchangeParams(pat.token)),
         beforeBody: async () => {
           // The lane takes a request when its headers arrive: wait for that, then disable the client.
-          for (let waited = 0; served() === before; waited++) {
-            if (waited > 500) throw new Error('the lane did not take the request');
-            await new Promise((resolve) => setTimeout(resolve, 2));
-          }
+          await untilTaken(served, before);
           const res = await t.app.inject({ method: 'PATCH', url: `/api/v1/admin/clients/${changing.clientId}`, headers: asSession(admin), payload: { disabled: true } });
           expect(res.statusCode).toBe(200);
         },
