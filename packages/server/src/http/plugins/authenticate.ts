@@ -43,7 +43,7 @@ export function clientIp(request: FastifyRequest): string {
 }
 
 /** An address as keyfob records and compares it: an IPv4-mapped IPv6 address as plain IPv4. */
-export function plainAddress(ip: string): string {
+function plainAddress(ip: string): string {
   return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }
 
@@ -54,13 +54,19 @@ export interface Caller {
 }
 
 /**
- * The caller of a request answered on node:http before Fastify (the request lanes): the socket's
- * address, which is Fastify's with no proxy trusted (the only case the app makes such a lane in),
+ * The caller's address of a request answered on node:http before Fastify (the request lanes): the
+ * socket's, which is Fastify's with no proxy trusted (the only case the app makes such a lane in),
  * spelled as `clientIp` spells it. Undefined once the socket is gone.
  */
-export function callerOf(req: IncomingMessage): Caller | undefined {
+export function socketAddressOf(req: IncomingMessage): string | undefined {
   const address = req.socket.remoteAddress;
-  return address === undefined ? undefined : { ip: plainAddress(address), userAgent: req.headers['user-agent'] ?? null };
+  return address === undefined ? undefined : plainAddress(address);
+}
+
+/** The caller of a request a lane answers, as the routes record it (`socketAddressOf`). */
+export function callerOf(req: IncomingMessage): Caller | undefined {
+  const ip = socketAddressOf(req);
+  return ip === undefined ? undefined : { ip, userAgent: req.headers['user-agent'] ?? null };
 }
 
 /** The token of an `Authorization: Bearer <token>` value, or the error a malformed one is answered with. */

@@ -5,7 +5,7 @@ import type { RateLimiter } from '../../../services/rate-limiter.js';
 import type { Verifier } from '../../../services/verifier.js';
 import { JSON_CONTENT_TYPE } from '../../json-text.js';
 import type { HttpLane } from '../../lane-server.js';
-import { EXPIRY_HEADER, bearerOf, expiryWarningOf, plainAddress } from '../../plugins/authenticate.js';
+import { EXPIRY_HEADER, bearerOf, expiryWarningOf, socketAddressOf } from '../../plugins/authenticate.js';
 import { tokenSelfTexts } from './me.js';
 
 const PATH = '/api/v1/tokens/self';
@@ -47,10 +47,8 @@ export class TokenSelfLane implements HttpLane {
     const authorization = headers.authorization;
     if (authorization === undefined || this.deps.limiter.hasOpenBlocks('authFailures')) return false;
     const token = bearerOf(authorization);
-    const address = req.socket.remoteAddress;
-    if (typeof token !== 'string' || address === undefined) return false;
-    // Fastify's address with no proxy trusted, spelled as clientIp(request) spells it.
-    const ip = plainAddress(address);
+    const ip = socketAddressOf(req);
+    if (typeof token !== 'string' || ip === undefined) return false;
     const started = performance.now();
     // Verified and recorded here only when the cache holds a token that passes and the route's text for it.
     const verified = this.deps.verifier.verifyCachedOnly(token, { ip }, (candidate) => tokenSelfTexts.known(candidate.pat) !== undefined);
