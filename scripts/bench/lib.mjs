@@ -165,3 +165,15 @@ export function envNumber(name, fallback) {
 }
 
 export const round = (x, digits = 2) => (x === null || x === undefined || !Number.isFinite(x) ? x : Number(x.toFixed(digits)));
+
+/**
+ * Three decimals, cut toward the missing side of a target: 0.5996 against "≥ 0.6" is shown as 0.599,
+ * never as a 0.600 that missed.
+ */
+export function shown(value, target) {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return round(value, 3);
+  // The epsilon keeps binary fractions such as 0.57 × 1000 = 569.999… on their decimal.
+  if (target?.startsWith('≥')) return Math.floor(value * 1000 + 1e-6) / 1000;
+  if (target?.startsWith('≤') || target?.startsWith('<')) return Math.ceil(value * 1000 - 1e-6) / 1000;
+  return round(value, 3);
+}

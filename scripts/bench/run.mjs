@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { summarise, formatSummary } from './cpuprofile.mjs';
 import { httpFigures, profileServer } from './fig-http.mjs';
 import { propagationFigure } from './fig-propagation.mjs';
-import { BENCH_DIR, DIST, ROOT, envNumber, round, server } from './lib.mjs';
+import { BENCH_DIR, DIST, ROOT, envNumber, round, server, shown } from './lib.mjs';
 import { loadGenerator, pinning, runChild } from './proc.mjs';
 import { createPgDatabase, dropPgDatabase } from './seed.mjs';
 
@@ -61,8 +61,9 @@ const errors = {};
 
 /** One row of the table and of latest.json. */
 function figure(name, { value, unit, target, met, note, rawValues }) {
-  figures[name] = { value: round(value, 3), unit, target, met, ...(note ? { note } : {}), raw: rawValues };
+  figures[name] = { value: shown(value, target), unit, target, met, ...(note ? { note } : {}), raw: rawValues };
 }
+
 
 async function step(name, fn) {
   const t0 = Date.now();

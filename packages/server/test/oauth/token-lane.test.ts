@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/dialects.js';
 import { asSession, createTestApp, createToken, setupAdmin, type Session, type TestApp } from '../helpers/test-app.js';
@@ -257,6 +258,61 @@ describe('the token lane while the store is down (D1)', () => {
       expect(JSON.parse(viaLane.body)).toMatchObject({ error: 'temporarily_unavailable' });
     } finally {
       await t.close().catch(() => {});
+    }
+  });
+});
+
+describe('the token lane while Fastify closes', () => {
+  it('answers an exchange it can no longer hand to the route 503 temporarily_unavailable, and closes the connection', async () => {
+    const t = await createTestApp(DIALECTS[0]!, { KEYFOB_ACCESS_LOG: 'off' });
+    let closing: Promise<void> | undefined;
+    try {
+      const admin = await setupAdmin(t);
+      const client = await createClient(t, admin, { allowedAudiences: ['https://api.example.com'] });
+      const pat = await createToken(t, admin, { scopes: ['tokens:read'], audiences: ['https://api.example.com'] });
+      await form(t, '/oauth/token', exchangeParams(pat.token), basic(client));
+      const port = await listenOnLoopback(t);
+      const lane = t.app.tokenLane!;
+      const before = lane.served;
+      const body = formBody(exchangeParams(pat.token));
+      const answer = await new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/oauth/token', headers: { ...formType, ...basic(client), 'content-length': String(body.length) } }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
+        });
+        req.on('error', reject);
+        req.flushHeaders();
+        void (async () => {
+          // Taken on its headers; then its client changes (the route must judge it) and Fastify begins to close.
+          await untilTaken(() => lane.served, before);
+          const res = await t.app.inject({ method: 'PATCH', url: `/api/v1/admin/clients/${client.clientId}`, headers: asSession(admin), payload: { disabled: true } });
+          expect(res.statusCode).toBe(200);
+          closing = t.app.close();
+          for (let tries = 0; ; tries++) {
+            const refused = await t.app.inject({ method: 'GET', url: '/healthz' }).then(() => false, (error: { code?: string }) => error.code === 'FST_ERR_REOPENED_CLOSE_SERVER');
+            if (refused) break;
+            if (tries > 500) throw new Error('Fastify did not begin to close');
+            await new Promise((r) => setTimeout(r, 2));
+          }
+          req.end(body);
+        })().catch(reject);
+      });
+      expect(lane.served).toBe(before + 1);
+      expect(answer.status).toBe(503);
+      expect(JSON.parse(answer.body)).toMatchObject({ error: 'temporarily_unavailable' });
+      expect(answer.headers['retry-after']).toBe('1');
+      expect(answer.headers['cache-control']).toBe('no-store');
+      expect(answer.headers.connection).toBe('close');
+      expect(t.logs.join('')).not.toContain('could not answer');
+      await closing;
+    } finally {
+      if (closing === undefined) await t.close();
+      else {
+        await closing.catch(() => {});
+        await t.db.drop();
+      }
     }
   });
 });

@@ -6,10 +6,11 @@ interface BenchLib {
   rateAsync(fn: (i: number) => Promise<void>, ms: number, concurrency?: number, prelude?: () => Promise<void>): Promise<number>;
   rateMaybeAsync(fn: (i: number) => unknown, ms: number, prelude?: () => Promise<void>): Promise<number>;
   median(values: readonly number[]): number;
+  shown(value: number | null, target?: string): number | null;
 }
 
 const libUrl = new URL('../../../../scripts/bench/lib.mjs', import.meta.url).href;
-const { rateAsync, rateMaybeAsync, median } = (await import(libUrl)) as BenchLib;
+const { rateAsync, rateMaybeAsync, median, shown } = (await import(libUrl)) as BenchLib;
 
 const PRELUDE_MS = 40;
 const slowPrelude = () => new Promise<void>((resolve) => setTimeout(resolve, PRELUDE_MS));
@@ -70,5 +71,18 @@ describe('benchmark rounds shared among processes', () => {
 
   it('takes each process’s median over its own rounds only', () => {
     expect(perProcess(3, [0, 0, 0, 1, 1, 1, 2, 2, 2], [0.5, 0.6, 0.7, 0.9, 1, 0.8, 0.1, 0.3, 0.2])).toEqual([0.6, 0.9, 0.2]);
+  });
+});
+
+describe('the printed figure', () => {
+  it('is cut to three decimals toward the missing side of its target, never rounded into a pass', () => {
+    expect(shown(0.59996, '≥ 0.6')).toBe(0.599);
+    expect(shown(0.6, '≥ 0.6')).toBe(0.6);
+    expect(shown(0.57, '≥ 0.5')).toBe(0.57);
+    expect(shown(2.0004, '≤ 2')).toBe(2.001);
+    expect(shown(49.9996, '< 50')).toBe(50);
+    expect(shown(0.29, '≤ 2')).toBe(0.29);
+    expect(shown(0.12345, 'measured')).toBe(0.123);
+    expect(shown(null, '≥ 0.9')).toBeNull();
   });
 });

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { FastifyBaseLogger } from 'fastify';
 import { credentialKey, type ClientService } from '../../../services/client-service.js';
 import type { OAuthClient } from '../../../domain/models.js';
+import { OAuthError } from '../../../errors/oauth-error.js';
 import type { RateLimiter } from '../../../services/rate-limiter.js';
 import type { OAuthParams } from '../../../services/token-exchange.js';
 import type { MaybePromise } from '../../../services/maybe-promise.js';
@@ -16,6 +17,9 @@ const DIGITS = /^\d+$/;
 const FORM_TYPES = new Set(['application/x-www-form-urlencoded', 'application/x-www-form-urlencoded; charset=utf-8']);
 /** Headers of the route's answer that belong to its own connection, not to the one answered here. */
 const CONNECTION_HEADERS = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding']);
+/** A request handed to the route after Fastify began to close. */
+const SHUTTING_DOWN = new OAuthError('temporarily_unavailable', 'this keyfob instance is shutting down; retry', { headers: { 'retry-after': '1' } });
+const isClosingRefusal = (error: unknown) => (error as { code?: unknown } | null)?.code === 'FST_ERR_REOPENED_CLOSE_SERVER';
 
 /** A request handed to the Fastify route in process (`app.inject`), and the parts of its answer used here. */
 export interface RouteRequest {
@@ -134,7 +138,7 @@ export class OAuthFormLane implements HttpLane {
 
   #answer(req: IncomingMessage, res: ServerResponse, key: string, body: Buffer, started: number): void {
     const client: OAuthClient | undefined = this.deps.clients.cachedByKey(key);
-    if (client === undefined || !this.deps.endpoint.takes(client)) return this.#handOver(req, res, body);
+    if (client === undefined || !this.deps.endpoint.takes(client)) return this.#handOver(req, res, body, started);
     let text: MaybePromise<string>;
     try {
       const params = parseForm(body.toString()) as OAuthParams;
@@ -173,7 +177,7 @@ export class OAuthFormLane implements HttpLane {
   }
 
   /** The route answers, through Fastify in process, with the caller's address; it counts its own metrics. */
-  #handOver(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
+  #handOver(req: IncomingMessage, res: ServerResponse, body: Buffer, started: number): void {
     const remoteAddress = req.socket.remoteAddress;
     // Without the address the route would count a failure against the wrong one; the socket is gone anyway.
     if (remoteAddress === undefined) return void res.destroy();
@@ -184,6 +188,13 @@ export class OAuthFormLane implements HttpLane {
         for (const [name, value] of Object.entries(answer.headers)) if (!CONNECTION_HEADERS.has(name)) headers[name] = value;
         res.writeHead(answer.statusCode, headers);
         res.end(answer.rawPayload);
+      })
+      .catch((error: unknown) => {
+        // Fastify refuses to run a route once it has begun to close, and answers requests arriving
+        // meanwhile 503 with the connection closed: so does the lane, for the one it took before.
+        if (!isClosingRefusal(error)) return this.#drop(res, error);
+        res.setHeader('connection', 'close');
+        this.#fail(res, SHUTTING_DOWN, started);
       })
       .catch((error: unknown) => this.#drop(res, error));
   }
