@@ -136,16 +136,17 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   let tokenSelfLane: TokenSelfLane | undefined;
   if (!config.accessLog) {
     const observe = (method: string, route: string, status: number, seconds: number) => container.metrics.http.observe(method, route, status, seconds);
+    const laneFailed = (error: unknown) => app.log.error({ err: error }, 'a request lane failed; the connection was closed');
     const oauthLane = (endpoint: OAuthLaneEndpoint) =>
       new OAuthFormLane({ endpoint, clients: container.clients, limiter: container.limiter, log: app.log, observe, onError: onOAuthError, route: (request) => app.inject(request) });
     introspectionLane = oauthLane(introspectionEndpoint(container.introspection));
     const lanes: HttpLane[] = [introspectionLane];
     if (config.trustProxy === false) {
       tokenLane = oauthLane(tokenEndpoint(container.exchange));
-      tokenSelfLane = new TokenSelfLane({ verifier: container.verifier, limiter: container.limiter, clock: container.clock, observe });
+      tokenSelfLane = new TokenSelfLane({ verifier: container.verifier, limiter: container.limiter, clock: container.clock, observe, onError: laneFailed });
       lanes.push(tokenLane, tokenSelfLane);
     }
-    const dispatcher = putLanesBeforeFastify(app.server, lanes, (error) => app.log.error({ err: error }, 'a request lane failed; the connection was closed'));
+    const dispatcher = putLanesBeforeFastify(app.server, lanes, laneFailed);
     app.addHook('preClose', (done) => {
       dispatcher.close();
       done();

@@ -4,6 +4,7 @@ import type { Clock } from '../../../services/clock.js';
 import type { RateLimiter } from '../../../services/rate-limiter.js';
 import type { Verifier } from '../../../services/verifier.js';
 import { JSON_CONTENT_TYPE } from '../../json-text.js';
+import { answerSoon, type AnswerSender } from '../../answer-batch.js';
 import type { HttpLane } from '../../lane-server.js';
 import { EXPIRY_HEADER, bearerOf, expiryWarningOf, socketAddressOf } from '../../plugins/authenticate.js';
 import { tokenSelfTexts } from './me.js';
@@ -16,6 +17,8 @@ export interface TokenSelfLaneDeps {
   readonly clock: Clock;
   /** The request metrics Fastify's onResponse hook records for the route. */
   observe(method: string, route: string, status: number, seconds: number): void;
+  /** An answer that could not be written (its connection was closed unanswered). */
+  onError(error: unknown): void;
 }
 
 /**
@@ -38,7 +41,14 @@ export class TokenSelfLane implements HttpLane {
   /** Requests answered here (for the tests that tell the two ways apart). */
   served = 0;
 
-  constructor(private readonly deps: TokenSelfLaneDeps) {}
+  readonly #sender: AnswerSender;
+
+  constructor(private readonly deps: TokenSelfLaneDeps) {
+    this.#sender = {
+      sent: (status, started) => deps.observe('GET', PATH, status, (performance.now() - started) / 1000),
+      failed: (error) => deps.onError(error),
+    };
+  }
 
   take(req: IncomingMessage, res: ServerResponse): boolean {
     if (req.url !== PATH || req.method !== 'GET') return false;
@@ -56,15 +66,11 @@ export class TokenSelfLane implements HttpLane {
     const text = tokenSelfTexts.known(verified.pat)!;
     const warning = expiryWarningOf(verified.expiresAtMs, this.deps.clock.now());
     // The route's headers in its order: the API guard's no-store, the hook's warning, the type.
-    res.writeHead(
-      200,
-      warning === undefined
-        ? { 'cache-control': 'no-store', 'content-type': JSON_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) }
-        : { 'cache-control': 'no-store', [EXPIRY_HEADER]: warning, 'content-type': JSON_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) },
-    );
-    res.end(text);
+    const answerHeaders = warning === undefined
+      ? { 'cache-control': 'no-store', 'content-type': JSON_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) }
+      : { 'cache-control': 'no-store', [EXPIRY_HEADER]: warning, 'content-type': JSON_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) };
+    answerSoon(res, 200, answerHeaders, text, this.#sender, started);
     this.served++;
-    this.deps.observe('GET', PATH, 200, (performance.now() - started) / 1000);
     return true;
   }
 }

@@ -8,6 +8,7 @@ import type { RateLimiter } from '../../../services/rate-limiter.js';
 import type { OAuthParams } from '../../../services/token-exchange.js';
 import type { MaybePromise } from '../../../services/maybe-promise.js';
 import { JSON_CONTENT_TYPE } from '../../json-text.js';
+import { answerSoon, type AnswerSender } from '../../answer-batch.js';
 import { parseForm } from './form.js';
 import type { HttpLane } from '../../lane-server.js';
 import { OAUTH_BODY_LIMIT, basicCredentialOf, checkBodyBesideBasic, oauthAnswerOf, oauthErrorHeaders } from './oauth-routes.js';
@@ -86,8 +87,14 @@ export class OAuthFormLane implements HttpLane {
   served = 0;
   readonly #path: string;
 
+  readonly #sender: AnswerSender;
+
   constructor(private readonly deps: OAuthFormLaneDeps) {
-    this.#path = deps.endpoint.path;
+    const path = (this.#path = deps.endpoint.path);
+    this.#sender = {
+      sent: (status, started) => deps.observe('POST', path, status, (performance.now() - started) / 1000),
+      failed: (error) => deps.log.error({ err: error }, 'OAuth lane: could not answer'),
+    };
   }
 
   take(req: IncomingMessage, res: ServerResponse): boolean {
@@ -161,9 +168,7 @@ export class OAuthFormLane implements HttpLane {
 
   /** The route's success headers (NO_STORE, then the type), spelled out: spreading objects per answer cost a tenth of the lane. */
   #ok(res: ServerResponse, text: string, started: number): void {
-    res.writeHead(200, { 'cache-control': 'no-store', pragma: 'no-cache', 'content-type': JSON_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
-    res.end(text);
-    this.deps.observe('POST', this.#path, 200, (performance.now() - started) / 1000);
+    answerSoon(res, 200, { 'cache-control': 'no-store', pragma: 'no-cache', 'content-type': JSON_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) }, text, this.#sender, started);
   }
 
   #fail(res: ServerResponse, error: unknown, started: number): void {
@@ -171,9 +176,7 @@ export class OAuthFormLane implements HttpLane {
     if (unexpected) this.deps.log.error({ err: error }, 'oauth request failed');
     this.deps.onError?.(this.#path, oauth.error);
     const body = JSON.stringify({ error: oauth.error, error_description: oauth.description });
-    res.writeHead(status, { ...oauthErrorHeaders(oauth), 'content-type': JSON_CONTENT_TYPE, 'content-length': Buffer.byteLength(body) });
-    res.end(body);
-    this.deps.observe('POST', this.#path, status, (performance.now() - started) / 1000);
+    answerSoon(res, status, { ...oauthErrorHeaders(oauth), 'content-type': JSON_CONTENT_TYPE, 'content-length': Buffer.byteLength(body) }, body, this.#sender, started);
   }
 
   /** The route answers, through Fastify in process, with the caller's address; it counts its own metrics. */
