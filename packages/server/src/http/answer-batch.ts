@@ -36,17 +36,27 @@ export function answerSoon(res: ServerResponse, status: number, headers: Outgoin
 function writePending(): void {
   const answers = pending;
   pending = [];
+  // Nothing is thrown out of an immediate's callback, where it would take the process down and
+  // leave the answers after it unwritten; a sender's own failure (its metrics, its log) has
+  // nowhere left to go.
   for (const answer of answers) {
     try {
       answer.res.writeHead(answer.status, answer.headers);
       answer.res.end(answer.body);
-      answer.sender.sent(answer.status, answer.started);
     } catch (error) {
-      // Never thrown out of an immediate's callback, where it would take the process down (and
-      // the answers after it with it); the request may be half answered, so it is closed rather
-      // than answered twice.
+      // Maybe half answered: closed rather than answered twice.
       answer.res.destroy();
-      answer.sender.failed(error);
+      try {
+        answer.sender.failed(error);
+      } catch {
+        // as above
+      }
+      continue;
+    }
+    try {
+      answer.sender.sent(answer.status, answer.started);
+    } catch {
+      // Answered: a failing sender must not close a connection that may carry the next answer.
     }
   }
 }

@@ -82,4 +82,22 @@ describe('answers written at the end of the turn', () => {
     expect(failed).toHaveLength(1);
     expect((failed[0] as NodeJS.ErrnoException).code).toBe('ERR_INVALID_CHAR');
   });
+
+  it('keeps writing when a sender throws, and never closes a connection that was answered', async () => {
+    const throwing: AnswerSender = {
+      sent: () => {
+        throw new Error('metrics broke');
+      },
+      failed: () => {
+        throw new Error('logger broke');
+      },
+    };
+    const port = await serverAnswering(3, (held) => {
+      answerSoon(held.get('/answered')!, 200, { 'content-type': 'text/plain' }, 'one', throwing, 1);
+      answerSoon(held.get('/broken')!, 200, { 'x-broken': 'a\nb' }, 'never', throwing, 2);
+      answerSoon(held.get('/last')!, 200, { 'content-type': 'text/plain' }, 'three', throwing, 3);
+    });
+    const answers = await Promise.all([get(port, '/answered'), get(port, '/broken'), get(port, '/last')]);
+    expect(answers).toEqual([{ status: 200, body: 'one' }, { error: 'ECONNRESET' }, { status: 200, body: 'three' }]);
+  });
 });
