@@ -160,6 +160,16 @@ export async function buildApp(container: Container, options: BuildAppOptions = 
   if (consoleDir) consoleFallback = await registerConsole(app, consoleDir);
   else app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.type('text/plain; charset=utf-8').send('keyfob is running. The web console has not been built (npm run build); the API is at /api/v1 and documented at /docs.\n'));
 
+  // Node closes the server's idle connections once, when it begins to close. A connection busy
+  // then (a request in flight) stays open after its answer until the keep-alive timeout (72 s), and
+  // held close() that long: past `keyfob serve`'s 15 s the process exited 1 without flushing usage.
+  // Idle connections are closed as they come until the server has closed.
+  app.addHook('preClose', (done) => {
+    const reaper = setInterval(() => app.server.closeIdleConnections(), 100);
+    reaper.unref();
+    app.server.once('close', () => clearInterval(reaper));
+    done();
+  });
   app.addHook('onClose', async () => {
     await container.close();
   });

@@ -1,3 +1,5 @@
+import net from 'node:net';
+import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DIALECTS, type TestDatabase } from '../helpers/dialects.js';
 import {
@@ -30,6 +32,46 @@ for (const dialect of DIALECTS) {
       await killAllServers();
       await db?.drop();
       db = undefined;
+    });
+
+    it('stops at once on SIGTERM with a request in flight on a keep-alive connection, and still flushes last use', { timeout: 120_000 }, async () => {
+      db = await dialect.create();
+      const env = { ...storeEnv(dialect.name, db), KEYFOB_USAGE_FLUSH_MS: '600000' };
+      let server: ServerProcess = await startServer(env);
+      const admin: HttpSession = await setupAdmin(server, ADMIN.username, ADMIN.password);
+      const { token, id } = await createToken(server, admin, 'ci');
+      expect((await selfStatus(server, token)).status).toBe(200);
+
+      // A request whose body is still coming when SIGTERM arrives, on a connection the client keeps.
+      const socket = net.connect(server.port, '127.0.0.1');
+      await once(socket, 'connect');
+      let answer = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (answer += chunk));
+      socket.on('error', () => {}); // the assertions below say what went wrong
+      const body = 'token=abcde';
+      socket.write(`POST /oauth/introspect HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      server.child.kill('SIGTERM');
+      for (let waited = 0; !server.stdout().includes('stopping: draining'); waited++) {
+        if (waited > 200) throw new Error('the server did not begin to stop');
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      socket.write(body);
+      try {
+        // Answered, then closed once idle: before, the connection stayed open for the keep-alive
+        // timeout and the process was killed at 15 s with exit code 1, its usage unflushed.
+        expect(await server.exited).toEqual({ code: 0, signal: null });
+        expect(answer).toMatch(/^HTTP\/1\.1 401 /);
+      } finally {
+        socket.destroy();
+      }
+
+      server = await startServer(env);
+      const session = (await login(server, ADMIN.username, ADMIN.password)).session!;
+      const after = await server.fetch(`/api/v1/me/tokens/${id}`, { headers: sessionHeaders(session) });
+      expect((await readJson(after)).lastUsedAt).not.toBeNull();
+      expect(await server.stop('SIGTERM')).toEqual({ code: 0, signal: null });
     });
 
     it('flushes last use on SIGTERM, keeps tokens across restarts and keeps revocations', { timeout: 120_000 }, async () => {
