@@ -19,6 +19,11 @@ export function answerHeaders(headers: Record<string, unknown>): Record<string, 
   return Object.fromEntries(Object.entries(headers).filter(([name]) => !CONNECTION_HEADERS.has(name)).map(([name, value]) => [name, String(value)]));
 }
 
+/** An answer through Fastify's inject, in the shape of a loopback one, to compare the two. */
+export function answerOf(injected: { statusCode: number; headers: Record<string, unknown>; body: string }): Answer {
+  return { status: injected.statusCode, headers: answerHeaders(injected.headers), body: injected.body };
+}
+
 /** Listens on an ephemeral loopback port and returns it. */
 export async function listenOnLoopback(t: TestApp): Promise<number> {
   await t.app.listen({ host: '127.0.0.1', port: 0 });

@@ -2,7 +2,7 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS } from '../helpers/dialects.js';
 import { asSession, createTestApp, createToken, setupAdmin, type Session, type TestApp } from '../helpers/test-app.js';
-import { answerHeaders as pick, listenOnLoopback, loopback, untilTaken, type Answer } from '../helpers/loopback.js';
+import { answerOf, listenOnLoopback, loopback, untilTaken, type Answer } from '../helpers/loopback.js';
 import { basic, createClient, decodeJwt, exchangeParams, form, formBody, metric, type TestClient } from '../helpers/oauth.js';
 
 /**
@@ -57,7 +57,7 @@ for (const dialect of DIALECTS) {
       const tookIt = served() > before;
       const res = await t.app.inject({ method: 'POST', url: '/oauth/token', headers, payload: formBody(params), remoteAddress: '127.0.0.1' });
       expect(served(), 'inject never reaches the lane').toBe(before + (tookIt ? 1 : 0));
-      return { viaLoopback, injected: { status: res.statusCode, headers: pick(res.headers), body: res.body }, tookIt };
+      return { viaLoopback, injected: answerOf(res), tookIt };
     }
 
     it('takes a cached client\'s exchange, issues the token the route issues, and audits it alike', async () => {
@@ -162,7 +162,7 @@ for (const dialect of DIALECTS) {
       });
       expect(served()).toBe(before + 1);
       const injected = await t.app.inject({ method: 'POST', url: '/oauth/token', headers: headersOf(changing), payload: formBody(exchangeParams(pat.token)), remoteAddress: '127.0.0.1' });
-      expect(answer).toEqual({ status: injected.statusCode, headers: pick(injected.headers), body: injected.body });
+      expect(answer).toEqual(answerOf(injected));
       expect(answer.status).toBe(401);
       expect(JSON.parse(answer.body).error).toBe('invalid_client');
       const audit = await t.app.inject({ method: 'GET', url: `/api/v1/admin/audit?action=token.exchanged&targetId=${pat.id}`, headers: asSession(admin) });
@@ -199,7 +199,7 @@ describe('the token lane and the exchange limit per PAT', () => {
       const limited = await post(port, headers, body);
       expect(t.app.tokenLane!.served).toBe(taken + 2);
       const injected = await t.app.inject({ method: 'POST', url: '/oauth/token', headers, payload: body, remoteAddress: '127.0.0.1' });
-      expect(limited).toEqual({ status: injected.statusCode, headers: pick(injected.headers), body: injected.body });
+      expect(limited).toEqual(answerOf(injected));
       expect(limited.status).toBe(429);
       expect(JSON.parse(limited.body).error).toBe('too_many_requests');
       expect(limited.headers['retry-after']).toBeDefined();
@@ -252,7 +252,7 @@ describe('the token lane while the store is down (D1)', () => {
       const viaLane = await post(port, headers, formBody(exchangeParams(pat.token)));
       expect(t.app.tokenLane!.served).toBe(before + 1);
       const injected = await t.app.inject({ method: 'POST', url: '/oauth/token', headers, payload: formBody(exchangeParams(pat.token)), remoteAddress: '127.0.0.1' });
-      expect(viaLane).toEqual({ status: injected.statusCode, headers: pick(injected.headers), body: injected.body });
+      expect(viaLane).toEqual(answerOf(injected));
       expect(viaLane.status).toBe(503);
       expect(viaLane.headers['retry-after']).toBeDefined();
       expect(JSON.parse(viaLane.body)).toMatchObject({ error: 'temporarily_unavailable' });
