@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { expect } from 'vitest';
 import type { TestApp } from './test-app.js';
 
 /**
@@ -22,6 +23,14 @@ export function answerHeaders(headers: Record<string, unknown>): Record<string, 
 /** An answer through Fastify's inject, in the shape of a loopback one, to compare the two. */
 export function answerOf(injected: { statusCode: number; headers: Record<string, unknown>; body: string }): Answer {
   return { status: injected.statusCode, headers: answerHeaders(injected.headers), body: injected.body };
+}
+
+/** A lane's answer with the store down: the route's own bytes, a 503 `temporarily_unavailable` with Retry-After. */
+export function expectStoreOutageAsRoute(viaLane: Answer, injected: Parameters<typeof answerOf>[0]): void {
+  expect(viaLane).toEqual(answerOf(injected));
+  expect(viaLane.status).toBe(503);
+  expect(viaLane.headers['retry-after']).toBeDefined();
+  expect(JSON.parse(viaLane.body)).toMatchObject({ error: 'temporarily_unavailable' });
 }
 
 /** Listens on an ephemeral loopback port and returns it. */
