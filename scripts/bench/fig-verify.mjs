@@ -1,7 +1,7 @@
 // In-process verification figures (1: cache hit, 2: cache miss on a big SQLite store, 3: growth).
 // Runs as a child pinned to one core; writes its result as JSON.
 import Database from 'better-sqlite3';
-import { createHmac, hash } from 'node:crypto';
+import { createHmac, hash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { BENCH_SECRET, IN_PROCESS, benchEnv, benchToken, childArgs, median, rateAsync, rateMaybeAsync, rateSync, sampleIndexes, server, writeResult } from './lib.mjs';
 
@@ -139,12 +139,49 @@ async function hit(args) {
   }
 }
 
-/** The big and the small store opened with the cache off, and the tokens sampled from each. */
-async function openUncachedPair({ big, small }) {
-  const bigTokens = sampleIndexes(big.count, Math.min(big.count, 20_000), 7).map(benchToken);
+/**
+ * How many of the big store's tokens the working-set comparisons verify (and figure 2 samples).
+ * The growth figures proper verify as many of the big store's tokens as the small store holds:
+ * then only the number of stored tokens differs between the two sides, which is what the issue's
+ * growth figure names. With 20,000 in use against 1,000 the big side also works over twenty times
+ * the memory, and that alone costs an in-memory Map as much as a store (mapWorkingSetLoop).
+ */
+const WIDE_IN_USE = 20_000;
+
+/**
+ * The big and the small store opened with the cache off, and the tokens sampled from each: on the
+ * big store, as many as the small store holds (`bigTokens`) and WIDE_IN_USE (`wideTokens`), each
+ * verified by a container of its own so that neither warms the other's page cache or usage map.
+ */
+async function openUncachedStores({ big, small }) {
+  const bigTokens = sampleIndexes(big.count, Math.min(big.count, small.count), 7).map(benchToken);
+  const wideTokens = sampleIndexes(big.count, Math.min(big.count, WIDE_IN_USE), 7).map(benchToken);
   const smallTokens = sampleIndexes(small.count, small.count, 7).map(benchToken);
   const off = { KEYFOB_VERIFY_CACHE: 'off', ...LOOP_FLUSHED };
-  return { big, small, bigTokens, smallTokens, bigC: await open(big, off), smallC: await open(small, off) };
+  const [bigC, wideC, smallC] = [await open(big, off), await open(big, off), await open(small, off)];
+  return { bigTokens, wideTokens, smallTokens, bigC, wideC, smallC };
+}
+
+/** Uncached verify over `tokens` on `container`, `concurrency` calls in flight, flushing as the server would. */
+const uncachedVerify = (container, tokens, concurrency) =>
+  selfFlushing(container, (ms, prelude) =>
+    rateAsync(async (i) => {
+      await container.verifier.verify(tokens[i % tokens.length], NEED);
+    }, ms, concurrency, prelude),
+  );
+
+/**
+ * The growth ratios: `missBig` against `missSmall` in the rotation `res`, `missWide` against
+ * `missSmall` in the rotation `wide`. The small store's rate is the first rotation's.
+ */
+function growthOf(res, wide) {
+  return {
+    missBigPerSec: res.median('missBig'),
+    missWidePerSec: wide.median('missWide'),
+    missSmallPerSec: res.median('missSmall'),
+    growthRatio: res.ratio('missBig', 'missSmall'),
+    workingSetRatio: wide.ratio('missWide', 'missSmall'),
+  };
 }
 
 /**
@@ -168,92 +205,121 @@ function lookupLoop(store, tokens, pepper) {
 }
 
 /**
+ * The working-set comparison for an in-memory index, the fastest store there could be: HMAC of
+ * the token, then `Map.get` and an expiry compare, on a Map of `entries` keyed by token hash (the
+ * sampled tokens' own hashes among random ones) over `tokens`. Its big-against-small ratio is what
+ * verifying more tokens over more stored ones costs when no store is in the way: memory, not I/O.
+ */
+function mapLoop(entries, tokens, pepper) {
+  const hashOf = (t) => createHmac('sha256', pepper).update(t).digest('hex');
+  const sampled = tokens.map(hashOf);
+  const map = new Map();
+  const spacing = Math.max(1, Math.floor(entries / sampled.length));
+  for (let i = 0, s = 0; i < entries; i++) {
+    const key = i % spacing === 0 && s < sampled.length ? sampled[s++] : randomBytes(32).toString('hex');
+    map.set(key, { id: key.slice(0, 36), userId: `user-${i % 1000}`, scopes: ['tokens:read'], expiresAt: Date.now() + 3_600_000 });
+  }
+  let found = 0;
+  const one = (i) => {
+    const row = map.get(hashOf(tokens[i % tokens.length]));
+    if (row !== undefined && row.expiresAt > Date.now()) found++;
+  };
+  return { rate: (ms) => rateSync(one, ms), found: () => found, size: map.size };
+}
+
+/**
  * Figures 2 and 3 (SQLite): uncached verify on the big store vs HMAC + prepared point lookup on
- * the same table, and uncached verify on the big store vs on a 1,000-token store; beside them,
- * the same comparison for the lookup's SELECT alone (lookupLoop).
+ * the same table, and uncached verify on the big store vs on a 1,000-token store, as many tokens
+ * in use on each (the growth figure) and WIDE_IN_USE on the big one (the working set); beside
+ * them, the same comparisons for the lookup's SELECT alone (lookupLoop) and, for the working set,
+ * for an in-memory Map (mapLoop).
  */
 async function miss(args) {
-  const { big, small, bigTokens, smallTokens, bigC, smallC } = await openUncachedPair(args);
+  const { big, small } = args;
+  const { bigTokens, wideTokens, smallTokens, bigC, wideC, smallC } = await openUncachedStores(args);
   const pepper = deriveKeys(BENCH_SECRET).pepper;
   const sq = new Database(join(big.dir, 'keyfob.db'), { readonly: true });
   const point = sq.prepare('SELECT * FROM pats WHERE token_hash = ?');
   const lookupBig = lookupLoop(big, bigTokens, pepper);
+  const lookupWide = lookupLoop(big, wideTokens, pepper);
   const lookupSmall = lookupLoop(small, smallTokens, pepper);
   try {
     await assertAllVerify(bigC, bigTokens.slice(0, 200));
+    await assertAllVerify(wideC, wideTokens.slice(0, 200));
     await assertAllVerify(smallC, smallTokens.slice(0, 200));
     let found = 0;
     const floorOne = (i) => {
-      const row = point.get(createHmac('sha256', pepper).update(bigTokens[i % bigTokens.length]).digest('hex'));
+      const row = point.get(createHmac('sha256', pepper).update(wideTokens[i % wideTokens.length]).digest('hex'));
       if (row !== undefined) found++;
     };
     if ((floorOne(0), found) !== 1) throw new Error('floor lookup found no row');
-    const verifyOn = (container, tokens) =>
-      selfFlushing(container, (ms, prelude) =>
-        rateAsync(async (i) => {
-          await container.verifier.verify(tokens[i % tokens.length], NEED);
-        }, ms, 1, prelude),
-      );
-    const res = await interleave(
-      {
-        floor: (ms) => rateSync(floorOne, ms),
-        missBig: verifyOn(bigC, bigTokens),
-        missSmall: verifyOn(smallC, smallTokens),
-      },
-      args,
-    );
+    const verifyBig = uncachedVerify(bigC, bigTokens, 1);
+    const verifyWide = uncachedVerify(wideC, wideTokens, 1);
+    const verifySmall = uncachedVerify(smallC, smallTokens, 1);
+    const wide = await interleave({ floor: (ms) => rateSync(floorOne, ms), missWide: verifyWide, missSmall: verifySmall }, args);
+    // In rounds of their own: a loop over the wide sample between their slices would evict the
+    // big store's pages from the CPU's caches, and each slice would begin by reading them again.
+    const res = await interleave({ missBig: verifyBig, missSmall: verifySmall }, args);
     // Afterwards and in rounds of their own, so that the figures with targets keep their pairing.
     const lookups = await interleave({ lookupBig: lookupBig.rate, lookupSmall: lookupSmall.rate }, args);
+    const wideLookups = await interleave({ lookupWide: lookupWide.rate, lookupSmall: lookupSmall.rate }, args);
+    const mapBig = mapLoop(big.count, wideTokens, pepper);
+    const mapSmall = mapLoop(small.count, smallTokens, pepper);
+    const maps = await interleave({ mapBig: mapBig.rate, mapSmall: mapSmall.rate }, args);
+    if (mapBig.found() === 0 || mapSmall.found() === 0) throw new Error('a Map loop found none of its tokens');
     return {
       bigTokens: big.count,
       smallTokens: small.count,
-      sampledTokens: bigTokens.length,
-      missBigPerSec: res.median('missBig'),
-      missSmallPerSec: res.median('missSmall'),
-      floorPerSec: res.median('floor'),
-      ratioVsFloor: res.ratio('missBig', 'floor'),
-      growthRatio: res.ratio('missBig', 'missSmall'),
+      inUse: bigTokens.length,
+      wideInUse: wideTokens.length,
+      ...growthOf(res, wide),
+      floorPerSec: wide.median('floor'),
+      ratioVsFloor: wide.ratio('missWide', 'floor'),
       lookupBigPerSec: lookups.median('lookupBig'),
+      lookupWidePerSec: wideLookups.median('lookupWide'),
       lookupSmallPerSec: lookups.median('lookupSmall'),
       lookupGrowthRatio: lookups.ratio('lookupBig', 'lookupSmall'),
+      lookupWorkingSetRatio: wideLookups.ratio('lookupWide', 'lookupSmall'),
       // Rows the SELECT did not find at the rowid their hash keys (the seeding puts every one there).
-      lookupMissing: lookupBig.missing() + lookupSmall.missing(),
+      lookupMissing: lookupBig.missing() + lookupWide.missing() + lookupSmall.missing(),
+      mapEntries: { big: mapBig.size, small: mapSmall.size },
+      mapBigPerSec: maps.median('mapBig'),
+      mapSmallPerSec: maps.median('mapSmall'),
+      mapWorkingSetRatio: maps.ratio('mapBig', 'mapSmall'),
       slices: res.slices,
-      samples: res.samples,
+      samples: { growth: res.samples, workingSet: wide.samples },
     };
   } finally {
     sq.close();
-    lookupBig.close();
-    lookupSmall.close();
-    await Promise.all([bigC.close(), smallC.close()]);
+    for (const loop of [lookupBig, lookupWide, lookupSmall]) loop.close();
+    await Promise.all([bigC.close(), wideC.close(), smallC.close()]);
   }
 }
 
-/** Figure 3 on PostgreSQL: uncached verify with many vs 1,000 stored tokens, 8 in flight. */
+/** Figure 3 on PostgreSQL: uncached verify with many vs 1,000 stored tokens, `concurrency` in flight. */
 async function pgGrowth(args) {
-  const { big, small, bigTokens, smallTokens, bigC, smallC } = await openUncachedPair(args);
+  const { big, small, concurrency } = args;
+  const { bigTokens, wideTokens, smallTokens, bigC, wideC, smallC } = await openUncachedStores(args);
   try {
     await assertAllVerify(bigC, bigTokens.slice(0, 100));
+    await assertAllVerify(wideC, wideTokens.slice(0, 100));
     await assertAllVerify(smallC, smallTokens.slice(0, 100));
-    const verifyOn = (container, tokens) =>
-      selfFlushing(container, (ms, prelude) =>
-        rateAsync(async (i) => {
-          await container.verifier.verify(tokens[i % tokens.length], NEED);
-        }, ms, args.concurrency, prelude),
-      );
-    const res = await interleave({ missBig: verifyOn(bigC, bigTokens), missSmall: verifyOn(smallC, smallTokens) }, args);
+    const verifySmall = uncachedVerify(smallC, smallTokens, concurrency);
+    // Two rotations, as on SQLite (miss).
+    const res = await interleave({ missBig: uncachedVerify(bigC, bigTokens, concurrency), missSmall: verifySmall }, args);
+    const wide = await interleave({ missWide: uncachedVerify(wideC, wideTokens, concurrency), missSmall: verifySmall }, args);
     return {
       bigTokens: big.count,
       smallTokens: small.count,
-      concurrency: args.concurrency,
-      missBigPerSec: res.median('missBig'),
-      missSmallPerSec: res.median('missSmall'),
-      growthRatio: res.ratio('missBig', 'missSmall'),
+      inUse: bigTokens.length,
+      wideInUse: wideTokens.length,
+      concurrency,
+      ...growthOf(res, wide),
       slices: res.slices,
-      samples: res.samples,
+      samples: { growth: res.samples, workingSet: wide.samples },
     };
   } finally {
-    await Promise.all([bigC.close(), smallC.close()]);
+    await Promise.all([bigC.close(), wideC.close(), smallC.close()]);
   }
 }
 
@@ -263,7 +329,7 @@ async function pgGrowth(args) {
  */
 async function profileLoop(args) {
   const hitMode = args.which === 'hit';
-  const tokens = sampleIndexes(args.store.count, Math.min(args.store.count, hitMode ? 1000 : 20_000), 7).map(benchToken);
+  const tokens = sampleIndexes(args.store.count, Math.min(args.store.count, hitMode ? 1000 : WIDE_IN_USE), 7).map(benchToken);
   const container = await open(args.store, hitMode ? { KEYFOB_VERIFY_CACHE_TTL_MS: '3600000' } : { KEYFOB_VERIFY_CACHE: 'off' });
   try {
     if (hitMode) await assertAllVerify(container, tokens);
