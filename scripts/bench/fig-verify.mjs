@@ -144,7 +144,7 @@ async function hit(args) {
  * The growth figures proper verify as many of the big store's tokens as the small store holds:
  * then only the number of stored tokens differs between the two sides, which is what the issue's
  * growth figure names. With 20,000 in use against 1,000 the big side also works over twenty times
- * the memory, and that alone costs an in-memory Map as much as a store (mapWorkingSetLoop).
+ * the memory, and that alone costs an in-memory Map as much as a store (mapLoop).
  */
 const WIDE_IN_USE = 20_000;
 

@@ -88,7 +88,7 @@ function growthFigures(kind, r) {
     unit: growthUnit(r, r.wideInUse),
     target: 'measured',
     met: null,
-    note: 'the same rounds with more of the big store\'s tokens in use: memory touched grows with the stored tokens (docs/PERFORMANCE.md)',
+    note: 'rounds of its own with more of the big store\'s tokens in use than the small store holds: the memory the lookups touch grows too, which costs an in-memory Map as much (docs/PERFORMANCE.md, run Y)',
     rawValues: { inUse: r.wideInUse, bigPerSec: Math.round(r.missWidePerSec), smallPerSec: Math.round(r.missSmallPerSec) },
   });
 }
