@@ -1,6 +1,16 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from '../db/types.js';
 import type { ReminderKind } from '../domain/events.js';
+import { nextTurn } from '../services/next-turn.js';
+
+/**
+ * Rows of `pats` the idle scan reads on SQLite before it lets the event loop serve what waits. The
+ * scan reads every usable token (no index on last activity: one would move on every last-use
+ * write). At 1,000,000 tokens one statement held the process 0.2–0.9 s, and 3 s while the file
+ * was not yet in the OS's cache; in slices of this size, at most 11–20 ms at a time
+ * (docs/PERFORMANCE.md, run Y).
+ */
+export const IDLE_SCAN_SLICE_ROWS = 10_000;
 
 export interface ReminderDue {
   readonly patId: string;
@@ -9,7 +19,11 @@ export interface ReminderDue {
 
 /** Which reminders a token has had: each kind once per token. */
 export class RemindersRepository {
-  constructor(private readonly db: Kysely<DB>) {}
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly dialect: 'sqlite' | 'postgres',
+    private readonly sliceRows = IDLE_SCAN_SLICE_ROWS,
+  ) {}
 
   /**
    * Unrevoked tokens whose expiry lies in [from, to), that lived longer than `minLifetimeMs`, and
@@ -57,21 +71,50 @@ export class RemindersRepository {
       .execute();
   }
 
+  /**
+   * The most idle matching tokens first, at most `limit`. On PostgreSQL one statement: it runs on
+   * the server while the event loop goes on. On SQLite the table is read in slices of `sliceRows`
+   * rows in rowid order with a turn of the event loop between two, and a run takes the first
+   * `limit` it meets (ordered among themselves); a run that fills its limit is followed by another
+   * (BackgroundJobs), so the rest are reached too.
+   */
   async #idle(window: IdleWindow, limit: number, warning: (warned: RawBuilder<unknown>) => RawBuilder<boolean>): Promise<IdleToken[]> {
     const activity = sql<number>`COALESCE(pats.last_used_at, pats.created_at)`;
     const warned = sql`SELECT 1 FROM token_reminders r WHERE r.pat_id = pats.id AND r.kind = ${IDLE_WARNING}
       AND r.created_at >= ${activity} + ${window.warnAfterMs} AND r.created_at >= ${window.warnedSince}`;
-    const rows = await this.db
-      .selectFrom('pats')
-      .select(['pats.id', activity.as('activity')])
-      .where('pats.revoked_at', 'is', null)
-      .where((eb) => eb.or([eb('pats.expires_at', 'is', null), eb('pats.expires_at', '>', window.now)]))
-      .where(sql<boolean>`${activity} < ${window.idleBefore}`)
-      .where(warning(warned))
-      .orderBy(activity)
-      .limit(limit)
-      .execute();
-    return rows.map((r) => ({ patId: r.id, lastActivity: Number(r.activity) }));
+    const idleAmong = (from: number | undefined, upTo: number | undefined, max: number) => {
+      let query = this.db
+        .selectFrom('pats')
+        .select(['pats.id', activity.as('activity')])
+        .where('pats.revoked_at', 'is', null)
+        .where((eb) => eb.or([eb('pats.expires_at', 'is', null), eb('pats.expires_at', '>', window.now)]))
+        .where(sql<boolean>`${activity} < ${window.idleBefore}`)
+        .where(warning(warned));
+      if (from !== undefined) query = query.where(sql<number>`pats.rowid`, '>', from);
+      if (upTo !== undefined) query = query.where(sql<number>`pats.rowid`, '<=', upTo);
+      return query.orderBy(activity).limit(max).execute();
+    };
+    const toIdle = (r: { id: string; activity: number }): IdleToken => ({ patId: r.id, lastActivity: Number(r.activity) });
+    if (this.dialect === 'postgres') return (await idleAmong(undefined, undefined, limit)).map(toIdle);
+
+    const found: IdleToken[] = [];
+    let from: number | undefined;
+    for (;;) {
+      const upTo = await this.#sliceEnd(from);
+      for (const row of await idleAmong(from, upTo, limit - found.length)) found.push(toIdle(row));
+      if (upTo === undefined || found.length >= limit) break;
+      from = upTo;
+      await nextTurn();
+    }
+    return found.sort((a, b) => a.lastActivity - b.lastActivity);
+  }
+
+  /** The rowid that ends the slice of `sliceRows` rows after `from`; undefined when fewer are left. */
+  async #sliceEnd(from: number | undefined): Promise<number | undefined> {
+    let query = this.db.selectFrom('pats').select(sql<number>`pats.rowid`.as('key'));
+    if (from !== undefined) query = query.where(sql<number>`pats.rowid`, '>', from);
+    const row = await query.orderBy(sql`pats.rowid`).limit(1).offset(this.sliceRows - 1).executeTakeFirst();
+    return row === undefined ? undefined : Number(row.key);
   }
 }
 

@@ -59,7 +59,7 @@ function repositoriesOn(db: Kysely<DB>, dialect: 'sqlite' | 'postgres', { reader
     webhooks: new WebhooksRepository(db),
     notices: new NoticesRepository(db),
     leases: new JobLeasesRepository(db),
-    reminders: new RemindersRepository(db),
+    reminders: new RemindersRepository(db, dialect),
     identities: new IdentitiesRepository(db),
     usageReports: new UsageReportsRepository(db),
   };

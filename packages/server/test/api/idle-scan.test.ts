@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RemindersRepository, type IdleWindow } from '../../src/repositories/reminders.js';
+import { DAY } from '../helpers/clock.js';
+import { DIALECTS } from '../helpers/dialects.js';
+import { bearer, createTestApp, createToken, setupAdmin, type TestApp } from '../helpers/test-app.js';
+
+/** setImmediate callbacks run while `work` is pending: turns of the event loop it let through. */
+async function turnsDuring<T>(work: () => Promise<T>): Promise<{ result: T; turns: number }> {
+  let turns = 0;
+  let running = true;
+  const tick = () => {
+    if (!running) return;
+    turns++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  try {
+    return { result: await work(), turns };
+  } finally {
+    running = false;
+  }
+}
+
+for (const dialect of DIALECTS) {
+  describe.skipIf(!dialect.available)(`idle-token scan [${dialect.name}]`, () => {
+    let t: TestApp;
+    const idleIds: string[] = [];
+    let window: IdleWindow;
+    const kind = dialect.name === 'sqlite' ? 'sqlite' : 'postgres';
+
+    beforeAll(async () => {
+      t = await createTestApp(dialect, { KEYFOB_VERIFY_CACHE: 'off' });
+      const admin = await setupAdmin(t);
+      const used: string[] = [];
+      for (let i = 0; i < 8; i++) {
+        const created = await createToken(t, admin, { name: `scan-${i}`, expiresInDays: null });
+        if (i % 4 === 1) used.push(created.token);
+        else idleIds.push(created.id);
+        t.clock.advance(60_000);
+      }
+      t.clock.advance(40 * DAY);
+      for (const token of used) expect((await t.app.inject({ method: 'GET', url: '/api/v1/tokens/self', headers: bearer(token) })).statusCode).toBe(200);
+      await t.container.usage.flush();
+      const now = t.clock.now();
+      window = { now, idleBefore: now - 30 * DAY, warnAfterMs: 23 * DAY, warnedSince: now - 14 * DAY };
+    });
+    afterAll(async () => {
+      await t?.close();
+    });
+
+    it('read in slices of a few rows, finds every idle token, the most idle first, and only those', async () => {
+      const sliced = new RemindersRepository(t.container.store.db, kind, 3);
+      const found = await sliced.idleUnwarned(window, 100);
+      expect(found.map((f) => f.patId).sort()).toEqual([...idleIds].sort());
+      expect(found.map((f) => f.patId)).toEqual(idleIds);
+      expect(found).toEqual(await t.container.store.repos.reminders.idleUnwarned(window, 100));
+    });
+
+    it('stops at its limit with tokens that are idle, in order of last activity', async () => {
+      const found = await new RemindersRepository(t.container.store.db, kind, 3).idleUnwarned(window, 4);
+      expect(found).toHaveLength(4);
+      for (const token of found) expect(idleIds).toContain(token.patId);
+      const times = found.map((f) => f.lastActivity);
+      expect(times).toEqual([...times].sort((a, b) => a - b));
+    });
+
+    it.runIf(dialect.name === 'sqlite')('lets the event loop turn between slices on SQLite, where one statement would hold it', async () => {
+      const sliced = await turnsDuring(() => new RemindersRepository(t.container.store.db, 'sqlite', 3).idleUnwarned(window, 100));
+      expect(sliced.result).toHaveLength(idleIds.length);
+      // 8 tokens in slices of 3: three slices, two turns between them.
+      expect(sliced.turns).toBeGreaterThanOrEqual(2);
+      const whole = await turnsDuring(() => new RemindersRepository(t.container.store.db, 'sqlite', 1000).idleUnwarned(window, 100));
+      expect(whole.result).toEqual(sliced.result);
+      expect(whole.turns).toBe(0);
+    });
+  });
+}
