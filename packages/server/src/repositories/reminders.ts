@@ -8,7 +8,7 @@ import { nextTurn } from '../services/next-turn.js';
  * scan reads every usable token (no index on last activity: one would move on every last-use
  * write). At 1,000,000 tokens one statement held the process 0.2–0.9 s, and 3 s while the file
  * was not yet in the OS's cache; in slices of this size, at most 11–20 ms at a time
- * (docs/PERFORMANCE.md, run Y).
+ * (docs/PERFORMANCE.md, run Y). Each slice's rows are read twice (once to find where it ends).
  */
 export const IDLE_SCAN_SLICE_ROWS = 10_000;
 
@@ -72,11 +72,12 @@ export class RemindersRepository {
   }
 
   /**
-   * The most idle matching tokens first, at most `limit`. On PostgreSQL one statement: it runs on
-   * the server while the event loop goes on. On SQLite the table is read in slices of `sliceRows`
-   * rows in rowid order with a turn of the event loop between two, and a run takes the first
-   * `limit` it meets (ordered among themselves); a run that fills its limit is followed by another
-   * (BackgroundJobs), so the rest are reached too.
+   * The `limit` most idle matching tokens, the most idle first. On PostgreSQL one statement: it
+   * runs on the server while the event loop goes on. On SQLite, outside a transaction, the table is
+   * read in slices of `sliceRows` rows in rowid order with a turn of the event loop between two,
+   * each slice's most idle kept against the ones found before: the same answer as one statement,
+   * read a few milliseconds at a time. Inside a transaction it stays one statement, since a pause
+   * there would hold the only connection.
    */
   async #idle(window: IdleWindow, limit: number, warning: (warned: RawBuilder<unknown>) => RawBuilder<boolean>): Promise<IdleToken[]> {
     const activity = sql<number>`COALESCE(pats.last_used_at, pats.created_at)`;
@@ -95,18 +96,19 @@ export class RemindersRepository {
       return query.orderBy(activity).limit(max).execute();
     };
     const toIdle = (r: { id: string; activity: number }): IdleToken => ({ patId: r.id, lastActivity: Number(r.activity) });
-    if (this.dialect === 'postgres') return (await idleAmong(undefined, undefined, limit)).map(toIdle);
+    if (this.dialect === 'postgres' || this.db.isTransaction) return (await idleAmong(undefined, undefined, limit)).map(toIdle);
 
-    const found: IdleToken[] = [];
+    let found: IdleToken[] = [];
     let from: number | undefined;
     for (;;) {
       const upTo = await this.#sliceEnd(from);
-      for (const row of await idleAmong(from, upTo, limit - found.length)) found.push(toIdle(row));
-      if (upTo === undefined || found.length >= limit) break;
+      const slice = (await idleAmong(from, upTo, limit)).map(toIdle);
+      // The sort is stable and the earlier slices come first: ties keep rowid order.
+      if (slice.length > 0) found = [...found, ...slice].sort((a, b) => a.lastActivity - b.lastActivity).slice(0, limit);
+      if (upTo === undefined) return found;
       from = upTo;
       await nextTurn();
     }
-    return found.sort((a, b) => a.lastActivity - b.lastActivity);
   }
 
   /** The rowid that ends the slice of `sliceRows` rows after `from`; undefined when fewer are left. */
