@@ -6,8 +6,8 @@ import { nextTurn } from '../services/next-turn.js';
 /**
  * Rows of `pats` the idle scan reads on SQLite before it lets the event loop serve what waits. The
  * scan reads every usable token (no index on last activity: one would move on every last-use
- * write). At 1,000,000 tokens one statement held the process 0.2–0.9 s, and 3 s while the file
- * was not yet in the OS's cache; in slices of this size, at most 11–20 ms at a time
+ * write). At 1,000,000 tokens one statement held the process 0.2–0.9 s, and 3–4 s while the
+ * file was not yet in the OS's cache; in slices of this size, at most 5–20 ms at a time
  * (docs/PERFORMANCE.md, run Y). Each slice's rows are read twice (once to find where it ends).
  */
 export const IDLE_SCAN_SLICE_ROWS = 10_000;
