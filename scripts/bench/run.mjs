@@ -64,6 +64,11 @@ function figure(name, { value, unit, target, met, note, rawValues }) {
   figures[name] = { value: shown(value, target), unit, target, met, ...(note ? { note } : {}), raw: rawValues };
 }
 
+/** A comparison measured beside a figure, with no target: its ratio and the two rates it pairs. */
+function comparison(name, { value, unit, note, big, small }) {
+  figure(name, { value, unit, target: 'measured', met: null, note, rawValues: { bigPerSec: Math.round(big), smallPerSec: Math.round(small) } });
+}
+
 /** "× (1,000 of 1,000,000 vs 1,000 of 1,000 tokens in use)" for a growth result `r`. */
 function growthUnit(r, inUse) {
   const n = (x) => x.toLocaleString('en');
@@ -238,39 +243,12 @@ if (wants('miss')) {
     // No target: SQLite's part of the growth figures, and the working set's cost for an in-memory
     // index, measured beside them (docs/PERFORMANCE.md).
     const lookupNote = `the verification lookup's SELECT alone through better-sqlite3 on each store, keys worked out beforehand, in rounds of its own after the figures above: growth if keyfob's own work cost nothing${r.lookupMissing > 0 ? `; ${r.lookupMissing} lookups found no row at their key (not comparable)` : ''}`;
-    figure('growth.sqlite.lookupOnly', {
-      value: r.lookupGrowthRatio,
-      unit: growthUnit(r, r.inUse),
-      target: 'measured',
-      met: null,
-      note: lookupNote,
-      rawValues: { bigPerSec: Math.round(r.lookupBigPerSec), smallPerSec: Math.round(r.lookupSmallPerSec) },
-    });
-    figure('growth.sqlite.workingSet.lookupOnly', {
-      value: r.lookupWorkingSetRatio,
-      unit: growthUnit(r, r.wideInUse),
-      target: 'measured',
-      met: null,
-      note: lookupNote,
-      rawValues: { bigPerSec: Math.round(r.lookupWidePerSec), smallPerSec: Math.round(r.lookupSmallWidePerSec) },
-    });
+    comparison('growth.sqlite.lookupOnly', { value: r.lookupGrowthRatio, unit: growthUnit(r, r.inUse), note: lookupNote, big: r.lookupBigPerSec, small: r.lookupSmallPerSec });
+    comparison('growth.sqlite.workingSet.lookupOnly', { value: r.lookupWorkingSetRatio, unit: growthUnit(r, r.wideInUse), note: lookupNote, big: r.lookupWidePerSec, small: r.lookupSmallWidePerSec });
     const mapNote = 'HMAC-SHA-256 + Map.get + expiry compare on an in-memory Map with as many entries as each store holds tokens, over the same samples, in rounds of its own: the comparison for an index that does no I/O at all';
-    figure('growth.reference.map', {
-      value: r.mapGrowthRatio,
-      unit: growthUnit(r, r.inUse).replace('tokens in use', 'entries in use'),
-      target: 'measured',
-      met: null,
-      note: mapNote,
-      rawValues: { bigPerSec: Math.round(r.mapBigPerSec), smallPerSec: Math.round(r.mapSmallPerSec) },
-    });
-    figure('growth.workingSet.reference.map', {
-      value: r.mapWorkingSetRatio,
-      unit: growthUnit(r, r.wideInUse).replace('tokens in use', 'entries in use'),
-      target: 'measured',
-      met: null,
-      note: mapNote,
-      rawValues: { bigPerSec: Math.round(r.mapWidePerSec), smallPerSec: Math.round(r.mapSmallWidePerSec) },
-    });
+    const mapUnit = (inUse) => growthUnit(r, inUse).replace('tokens in use', 'entries in use');
+    comparison('growth.reference.map', { value: r.mapGrowthRatio, unit: mapUnit(r.inUse), note: mapNote, big: r.mapBigPerSec, small: r.mapSmallPerSec });
+    comparison('growth.workingSet.reference.map', { value: r.mapWorkingSetRatio, unit: mapUnit(r.wideInUse), note: mapNote, big: r.mapWidePerSec, small: r.mapSmallWidePerSec });
   });
 }
 
